@@ -1,0 +1,13 @@
+"""`stm-keras predict`."""
+
+import click
+
+from cli.common import not_built
+
+
+@click.command(
+    "predict", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+def command() -> None:
+    """Not built yet."""
+    not_built("predict", "the evaluate/export/predict issue")

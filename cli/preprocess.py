@@ -1,0 +1,13 @@
+"""`stm-keras preprocess`."""
+
+import click
+
+from cli.common import not_built
+
+
+@click.command(
+    "preprocess", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+def command() -> None:
+    """Not built yet."""
+    not_built("preprocess", "the Beam preprocessing issue")

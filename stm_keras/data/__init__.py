@@ -1,0 +1,1 @@
+"""Dataset schema, frame sampling and the tf.data input pipeline."""

@@ -1,0 +1,70 @@
+"""TSN segment sampling and ImageNet normalization, as TF ops usable eagerly and in tf.data.
+
+A video of ``n`` frames is split into ``T`` equal segments; training takes one random frame from
+each segment, evaluation the middle frame of each. Videos shorter than ``T`` frames repeat frames
+in order. Indices are sampled first so that only the chosen JPEGs are decoded.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _segment_bounds(num_frames: tf.Tensor, num_segments: int) -> tuple[tf.Tensor, tf.Tensor]:
+    n = tf.cast(num_frames, tf.int64)
+    i = tf.range(num_segments, dtype=tf.int64)
+    start = (i * n) // num_segments
+    end = tf.maximum(((i + 1) * n) // num_segments, start + 1)
+    return start, end
+
+
+def segment_indices(
+    num_frames: tf.Tensor | int,
+    num_segments: int,
+    training: bool,
+    seed: int | None = None,
+) -> tf.Tensor:
+    """Frame indices of one clip: one per segment.
+
+    Args:
+        num_frames: int scalar (tensor). Frames in the video, at least 1.
+        num_segments: int. ``T``, the number of frames to sample.
+        training: bool. Random frame per segment when True, the middle frame otherwise.
+        seed: int. Op seed for the random offsets. Defaults to None.
+
+    Returns:
+        int32 tensor ``[num_segments]``, non-decreasing, each in ``[0, num_frames)``.
+    """
+    if not training:
+        return multi_clip_indices(num_frames, num_segments, num_clips=1)[0]
+    start, end = _segment_bounds(num_frames, num_segments)
+    offset = tf.random.uniform([num_segments], 0, 1, seed=seed)
+    length = tf.cast(end - start, tf.float32)
+    pick = start + tf.minimum(tf.cast(offset * length, tf.int64), end - start - 1)
+    return tf.cast(pick, tf.int32)
+
+
+def multi_clip_indices(num_frames: tf.Tensor | int, num_segments: int, num_clips: int) -> tf.Tensor:
+    """Frame indices of ``num_clips`` clips evenly spaced over the video (the test protocol).
+
+    Clip ``k`` takes, from each of the ``T`` segments, the frame at fraction
+    ``(k + 0.5) / num_clips`` of the segment; one clip is the middle frame of each segment.
+
+    Returns:
+        int32 tensor ``[num_clips, num_segments]``.
+    """
+    n = tf.cast(num_frames, tf.float64)
+    i = tf.range(num_segments, dtype=tf.float64)[tf.newaxis, :]
+    k = tf.range(num_clips, dtype=tf.float64)[:, tf.newaxis]
+    position = (i + (k + 0.5) / num_clips) * n / num_segments
+    index = tf.clip_by_value(tf.floor(position), 0.0, tf.maximum(n - 1.0, 0.0))
+    return tf.cast(index, tf.int32)
+
+
+def normalize(frames: tf.Tensor) -> tf.Tensor:
+    """Maps uint8-range pixels ``[..., 3]`` to float32 with ImageNet mean/std normalization."""
+    frames = tf.cast(frames, tf.float32) / 255.0
+    return (frames - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
