@@ -1,0 +1,140 @@
+"""Parameter and FLOPs report of a built model, counted analytically (deterministic, offline).
+
+FLOPs follow the paper's convention: multiply-adds of the convolutions and dense layers
+(BN, activations, pooling and additions are not counted), for one clip of ``frames`` frames.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from stm_keras.models.stm_resnet import _spatial_shape
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSummary:
+    """Sizes of a model for one clip.
+
+    Attributes:
+        name: the model's name.
+        frames: frames per clip ``T``.
+        image_size: (height, width) of each frame.
+        total_params: every weight, BN moving statistics included.
+        trainable_params: trainable weights only (the figure papers quote).
+        multiply_adds: multiply-adds for one clip.
+        multiply_adds_by_part: the same split into ``backbone``, ``temporal`` (CSTM's temporal
+            convs), ``motion`` (CMM and the concat-fusion conv) and ``classifier``.
+    """
+
+    name: str
+    frames: int
+    image_size: tuple[int, int]
+    total_params: int
+    trainable_params: int
+    multiply_adds: int
+    multiply_adds_by_part: dict[str, int]
+
+    @property
+    def multiply_adds_per_frame(self) -> float:
+        """Multiply-adds per frame."""
+        return self.multiply_adds / self.frames
+
+    def format(self) -> str:
+        """The report as printed by ``stm-keras bench flops``."""
+        height, width = self.image_size
+        lines = [
+            f"model: {self.name}  input: {self.frames}x{height}x{width}",
+            f"parameters: {self.trainable_params / 1e6:.2f}M trainable, "
+            f"{self.total_params / 1e6:.2f}M total (incl. BN statistics)",
+            f"FLOPs (multiply-adds): {self.multiply_adds / 1e9:.2f} G per clip, "
+            f"{self.multiply_adds_per_frame / 1e9:.3f} G per frame",
+        ]
+        for part, count in self.multiply_adds_by_part.items():
+            share = 100.0 * count / max(self.multiply_adds, 1)
+            lines.append(f"  {part:<10} {count / 1e9:9.3f} G  ({share:5.2f}%)")
+        return "\n".join(lines)
+
+
+def _part(layer_name: str) -> str:
+    if layer_name.endswith("_temporal"):
+        return "temporal"
+    if layer_name.endswith(("_cmm", "_fuse_conv")):
+        return "motion"
+    if layer_name == "classifier":
+        return "classifier"
+    return "backbone"
+
+
+def layer_multiply_adds(layer: keras.layers.Layer, input_shape: tuple, output_shape: tuple) -> int:
+    """Multiply-adds of one call of ``layer`` (shapes with a concrete batch)."""
+    if hasattr(layer, "multiply_adds"):
+        return int(layer.multiply_adds(tuple(input_shape)))
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return int(np.prod(output_shape)) * int(np.prod(layer.kernel_size))
+    if isinstance(layer, keras.layers.Conv2D):
+        in_channels = input_shape[-1] // layer.groups
+        return int(np.prod(output_shape)) * int(np.prod(layer.kernel_size)) * in_channels
+    if isinstance(layer, keras.layers.Dense):
+        return int(np.prod(output_shape)) * input_shape[-1]
+    return 0
+
+
+def _with_concrete_input(model: keras.Model, frames: int, image_size: tuple[int, int]):
+    """Rebuilds ``model`` from its config with the input fixed to one clip (no weights)."""
+    config = copy.deepcopy(model.get_config())
+    input_layers = [x for x in config["layers"] if x["class_name"] == "InputLayer"]
+    if len(input_layers) != 1:
+        raise ValueError(f"{model.name}: expected one clip input, found {len(input_layers)}")
+    batch_shape = input_layers[0]["config"]["batch_shape"]
+    if len(batch_shape) != 5:
+        raise ValueError(f"{model.name}: input {batch_shape} is not [N, T, H, W, C] clips")
+    model_frames = batch_shape[1]
+    if model_frames is not None and model_frames != frames:
+        raise ValueError(f"{model.name} takes {model_frames} frames per clip, not {frames}")
+    for axis, size in ((2, image_size[0]), (3, image_size[1])):
+        if batch_shape[axis] not in (None, size):
+            raise ValueError(f"{model.name} takes images of {batch_shape[2:4]}, not {image_size}")
+    input_layers[0]["config"]["batch_shape"] = [1, frames, *image_size, batch_shape[4]]
+    return keras.Model.from_config(config)
+
+
+def summarize(
+    model: keras.Model, frames: int, image_size: int | Sequence[int] = 224
+) -> ModelSummary:
+    """Counts the parameters and multiply-adds of ``model`` for one clip.
+
+    The model is rebuilt symbolically with a concrete input shape; nothing is run.
+
+    Args:
+        model: keras.Model. A Functional clip model such as ``build_stm_resnet``'s.
+        frames: int. Frames per clip; must match the model's ``num_segments``.
+        image_size: int or (height, width). Frame size. Defaults to 224.
+
+    Returns:
+        A ``ModelSummary``; ``print(summary.format())`` prints the report.
+    """
+    size = _spatial_shape(image_size)
+    concrete = _with_concrete_input(model, frames, size)
+    by_part = {"backbone": 0, "temporal": 0, "motion": 0, "classifier": 0}
+    for layer in concrete.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if not isinstance(layer.input, keras.KerasTensor):
+            continue  # merges (Add, Concatenate) have no multiply-adds
+        count = layer_multiply_adds(layer, tuple(layer.input.shape), tuple(layer.output.shape))
+        by_part[_part(layer.name)] += count
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return ModelSummary(
+        name=model.name,
+        frames=frames,
+        image_size=size,
+        total_params=int(model.count_params()),
+        trainable_params=trainable,
+        multiply_adds=sum(by_part.values()),
+        multiply_adds_by_part=by_part,
+    )
