@@ -1,0 +1,1 @@
+"""Test-time evaluation: the paper's views, video-level metrics and their report."""

@@ -1,0 +1,116 @@
+"""Tiny model directories, preprocessed shards and videos for the evaluate/export/predict tests.
+
+Importable from every test module because pytest puts ``tests/`` (home of conftest.py) on
+``sys.path``. The expensive pieces are built once per test process and cached.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from stm_keras import model_dir
+from stm_keras.data import schema
+
+CLASSES = ("swiping left", "swiping right", "thumb up")
+FRAMES = 4
+IMAGE_SIZE = 32
+MODEL_KWARGS = {
+    "depth": 18,
+    "num_classes": len(CLASSES),
+    "num_segments": FRAMES,
+    "width_multiplier": 0.125,
+    "dropout": 0.0,
+}
+# (num_frames, height, width, label): fewer frames than T, frames shared between the 10 clips,
+# tall and wide frames so that the three crops differ.
+VIDEOS = ((3, 36, 48, 0), (7, 40, 36, 1), (12, 36, 60, 2), (25, 48, 40, 1), (9, 36, 36, 0))
+
+
+def _scratch_dir() -> str:
+    path = tempfile.mkdtemp(prefix="stm-keras-deploy-test-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def video_frames(num_frames: int, height: int, width: int, seed: int) -> np.ndarray:
+    """uint8 ``[num_frames, height, width, 3]``: noise over a per-frame brightness ramp."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 200, num_frames)[:, None, None, None]
+    columns = np.linspace(0, 55, width)[None, None, :, None]
+    noise = rng.integers(0, 40, (num_frames, height, width, 3))
+    return np.clip(ramp + columns + noise, 0, 255).astype(np.uint8)
+
+
+def build_tiny_model():
+    """A tiny real STM-ResNet-18 (random weights) for ``CLASSES``, ``FRAMES`` and ``IMAGE_SIZE``."""
+    from stm_keras.models import build_stm_resnet
+
+    return build_stm_resnet(**MODEL_KWARGS)
+
+
+def write_model_dir(path: str, model, data_dir: str | None = None) -> str:
+    """Saves ``model`` with a config.json as ``stm-keras fit`` would."""
+    config = {
+        "arch": "stm",
+        "frames": FRAMES,
+        "image_size": IMAGE_SIZE,
+        "classes": list(CLASSES),
+        "model": MODEL_KWARGS,
+    }
+    if data_dir is not None:
+        config["data_dir"] = data_dir
+    model_dir.save_config(path, config)
+    model.save(os.path.join(path, model_dir.MODEL_FILE))
+    return path
+
+
+def write_dataset(path: str, split: str = "validation", num_shards: int = 2) -> str:
+    """Writes ``VIDEOS`` as JPEG shards plus dataset_info.json, as ``stm-keras preprocess``."""
+    os.makedirs(path, exist_ok=True)
+    names = [schema.shard_name(split, i, num_shards) for i in range(num_shards)]
+    writers = [tf.io.TFRecordWriter(os.path.join(path, name)) for name in names]
+    for index, (num_frames, height, width, label) in enumerate(VIDEOS):
+        frames = video_frames(num_frames, height, width, seed=index)
+        record = schema.VideoRecord(
+            video_id=f"video-{index}",
+            frames=[tf.io.encode_jpeg(frame).numpy() for frame in frames],
+            label_index=label,
+            label_text=CLASSES[label],
+            height=height,
+            width=width,
+            fps=12.0,
+        )
+        writers[index % num_shards].write(schema.encode(record))
+    for writer in writers:
+        writer.close()
+    info = {
+        "classes": list(CLASSES),
+        "splits": {split: {"shards": names, "num_examples": len(VIDEOS)}},
+    }
+    with open(os.path.join(path, schema.DATASET_INFO_FILE), "w", encoding="utf-8") as f:
+        json.dump(info, f)
+    return path
+
+
+@functools.cache
+def tiny_model_dir() -> str:
+    """A model directory (recording its dataset as data_dir) shared by this test process."""
+    root = _scratch_dir()
+    data_dir = write_dataset(os.path.join(root, "records"))
+    return write_model_dir(os.path.join(root, "run"), build_tiny_model(), data_dir=data_dir)
+
+
+@functools.cache
+def tiny_saved_model() -> str:
+    """``tiny_model_dir()`` exported as a SavedModel, shared by this test process."""
+    from stm_keras import export
+
+    return export.export_model_dir(tiny_model_dir(), os.path.join(_scratch_dir(), "saved_model"))
