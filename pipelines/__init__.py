@@ -1,0 +1,1 @@
+"""Apache Beam preprocessing of video datasets into sharded TFRecords, and synthetic datasets."""

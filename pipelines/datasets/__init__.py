@@ -1,0 +1,28 @@
+"""One adapter per supported dataset, looked up by its ``--dataset`` name."""
+
+from __future__ import annotations
+
+import importlib
+
+from pipelines.datasets.base import DatasetAdapter
+
+# name -> module defining ADAPTER; modules are imported on use so a bad one cannot break others.
+MODULES = {
+    "jester": "pipelines.datasets.jester",
+}
+
+
+def names() -> list[str]:
+    """The supported dataset names."""
+    return list(MODULES)
+
+
+def get_adapter(name: str) -> DatasetAdapter:
+    """The adapter of dataset ``name``.
+
+    Raises:
+        KeyError: for an unknown name.
+    """
+    if name not in MODULES:
+        raise KeyError(name)
+    return importlib.import_module(MODULES[name]).ADAPTER

@@ -1,0 +1,441 @@
+"""The Beam job: a dataset in its native layout to sharded TFRecords of JPEG frames.
+
+Stages::
+
+    listing (main process, from the annotation files)
+      -> ReadVideos   (workers: decode / copy frames, encode SequenceExamples)
+      -> PlanShards   (per split: shard count from total bytes, key ranges)
+      -> WriteShards  (one worker per shard: sort by key, temp file, rename)
+    summary (main process): dataset_info.json, failures-<split>.jsonl, accounting
+
+Every input row ends up either in a shard or in the failure list of its split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines import datasets, sharding
+from pipelines.datasets.base import Listing
+from pipelines.items import FRAMES, Failure, LayoutError, VideoItem
+from pipelines.readers import FrameOptions, read_frame_folder, read_video_file
+from stm_keras.data import schema
+
+METRICS_NAMESPACE = "stm_keras.preprocess"
+COUNTERS = ("videos", "frames", "bytes", "failures")
+PROGRESS_SECONDS = 10.0
+STAGING_PREFIX = ".staging-"
+FAILURES_PATTERN = "failures-{split}.jsonl"
+WRITTEN, FAILED = "written", "failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessConfig:
+    """What to preprocess and how.
+
+    Args:
+        dataset: str. A name from ``pipelines.datasets.names()``.
+        data_dir: str. The dataset in its native layout.
+        output_dir: str. Where shards, ``dataset_info.json`` and failure lists go.
+        splits: tuple of str or None. Splits to write; None for all the dataset ships.
+        split_id: int. Official split (1-3) of UCF-101 / HMDB-51. Defaults to 1.
+        frames: FrameOptions. Short side, frame limit, JPEG quality.
+        num_shards: int or None. Shards per split; None chooses from the total bytes.
+        max_failure_fraction: float. A split with more failed inputs fails the job.
+        overwrite: bool. Replace the outputs of an earlier run in ``output_dir``.
+    """
+
+    dataset: str
+    data_dir: str
+    output_dir: str
+    splits: tuple[str, ...] | None = None
+    split_id: int = 1
+    frames: FrameOptions = FrameOptions()
+    num_shards: int | None = None
+    max_failure_fraction: float = 0.01
+    overwrite: bool = False
+
+
+@dataclasses.dataclass
+class PreprocessResult:
+    """What the job wrote.
+
+    Attributes:
+        info: dict. The contents of ``dataset_info.json``.
+        counters: dict. Beam metrics counters (videos, frames, bytes, failures).
+        failed_splits: list of str. Splits whose failed fraction exceeds the limit.
+    """
+
+    info: dict[str, Any]
+    counters: dict[str, int]
+    failed_splits: list[str]
+
+
+def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
+    """Beam options from the user's flags, defaulting to a multi-process DirectRunner.
+
+    The runner is always named explicitly so Beam never tries to download a portable runner.
+    """
+    args = list(beam_args)
+    given = {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
+    if "--runner" not in given:
+        args.append("--runner=DirectRunner")
+    options = PipelineOptions(args).get_all_options()
+    if (options["runner"] or "").endswith("DirectRunner"):
+        if "--direct_running_mode" not in given:
+            args.append("--direct_running_mode=multi_processing")
+        mode = PipelineOptions(args).get_all_options()["direct_running_mode"]
+        if "--direct_num_workers" not in given and mode != "in_memory":
+            args.append(f"--direct_num_workers={os.cpu_count() or 1}")
+    return PipelineOptions(args)
+
+
+class ReadVideoFn(beam.DoFn):
+    """Reads one listed video into serialized ``SequenceExample`` bytes, or a failure."""
+
+    def __init__(self, frame_options: FrameOptions):
+        self.frame_options = frame_options
+        self.counters = {name: Metrics.counter(METRICS_NAMESPACE, name) for name in COUNTERS}
+
+    def setup(self) -> None:
+        self._done = {"videos": 0, "frames": 0, "failures": 0}
+        self._last_report = time.monotonic()
+
+    def process(self, line: str) -> Iterator[Any]:
+        item = VideoItem.from_json(json.loads(line))
+        try:
+            if item.kind == FRAMES:
+                frames = read_frame_folder(item.sources, item.fps, self.frame_options)
+            else:
+                frames = read_video_file(item.sources, self.frame_options)
+            record = schema.VideoRecord(
+                video_id=item.video_id,
+                frames=frames.jpegs,
+                label_index=item.label_index,
+                label_text=item.label_text,
+                height=frames.height,
+                width=frames.width,
+                fps=frames.fps,
+            )
+            serialized = schema.encode(record)
+        except Exception as error:  # noqa: BLE001 - any bad input must become a failure record
+            reason = str(error) if error.args else type(error).__name__
+            failure = Failure(item.split, item.video_id, item.sources[0], reason)
+            self.counters["failures"].inc()
+            self._count("failures", 1)
+            yield beam.pvalue.TaggedOutput(
+                FAILED, {"type": "failure", "split": item.split, **failure.to_json()}
+            )
+            return
+        self.counters["videos"].inc()
+        self.counters["frames"].inc(record.num_frames)
+        self.counters["bytes"].inc(len(serialized))
+        self._count("videos", 1)
+        self._count("frames", record.num_frames)
+        key = sharding.record_key(item.split, item.video_id)
+        yield (item.split, key, serialized, record.num_frames)
+
+    def _count(self, name: str, amount: int) -> None:
+        # Beam's counters reach the main process only at the end on the DirectRunner, so each
+        # worker also prints its own progress now and then.
+        self._done[name] += amount
+        now = time.monotonic()
+        if now - self._last_report >= PROGRESS_SECONDS:
+            self._last_report = now
+            print(
+                f"preprocess: worker {os.getpid()}: {self._done['videos']} videos, "
+                f"{self._done['frames']} frames written, {self._done['failures']} failed",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _record_size(record: tuple[str, str, bytes, int]) -> tuple[str, tuple[str, int]]:
+    split, key, serialized, _ = record
+    return split, (key, len(serialized))
+
+
+def _plan_split(
+    element: tuple[str, Iterable[tuple[str, int]]], fixed: int | None
+) -> tuple[str, tuple[int, list[str]]]:
+    split, sizes = element
+    sizes = sorted(sizes)
+    num_shards = sharding.choose_num_shards(len(sizes), sum(s for _, s in sizes), fixed)
+    keys = [key for key, _ in sizes]
+    return split, (num_shards, sharding.shard_boundaries(keys, num_shards))
+
+
+def _assign_shard(
+    record: tuple[str, str, bytes, int], plans: dict[str, tuple[int, list[str]]]
+) -> tuple[tuple[str, int, int], tuple[str, bytes, int]]:
+    split, key, serialized, num_frames = record
+    num_shards, boundaries = plans[split]
+    return (split, sharding.shard_index(key, boundaries), num_shards), (key, serialized, num_frames)
+
+
+class WriteShardFn(beam.DoFn):
+    """Writes one shard: its records sorted by key, via a temporary file and a rename."""
+
+    def __init__(self, output_dir: str):
+        self.output_dir = output_dir
+
+    def process(
+        self, element: tuple[tuple[str, int, int], Iterable[tuple[str, bytes, int]]]
+    ) -> Iterator[dict[str, Any]]:
+        (split, index, num_shards), records = element
+        records = sorted(records, key=lambda record: record[0])
+        name = schema.shard_name(split, index, num_shards)
+        sharding.write_tfrecord_file(
+            FileSystems.join(self.output_dir, name), (serialized for _, serialized, _ in records)
+        )
+        yield {
+            "type": "shard",
+            "split": split,
+            "name": name,
+            "num_records": len(records),
+            "num_frames": sum(frames for _, _, frames in records),
+            "num_bytes": sum(len(serialized) for _, serialized, _ in records),
+        }
+
+
+def build_pipeline(
+    pipeline: beam.Pipeline,
+    listing_path: str,
+    summary_prefix: str,
+    config: PreprocessConfig,
+) -> None:
+    """Adds the job's transforms to ``pipeline``: listing file in, shards and a summary out."""
+    results = (
+        pipeline
+        | "ReadListing" >> beam.io.ReadFromText(listing_path)
+        # Spread the listing over all workers; a small file would otherwise stay in one bundle.
+        | "Distribute" >> beam.Reshuffle()
+        | "ReadVideos" >> beam.ParDo(ReadVideoFn(config.frames)).with_outputs(FAILED, main=WRITTEN)
+    )
+    written = results[WRITTEN]
+    plans = (
+        written
+        | "Sizes" >> beam.Map(_record_size)
+        | "GroupSizes" >> beam.GroupByKey()
+        | "PlanShards" >> beam.Map(_plan_split, config.num_shards)
+    )
+    shards = (
+        written
+        | "AssignShards" >> beam.Map(_assign_shard, beam.pvalue.AsDict(plans))
+        | "GroupShards" >> beam.GroupByKey()
+        | "WriteShards" >> beam.ParDo(WriteShardFn(config.output_dir))
+    )
+    _ = (
+        (shards, results[FAILED])
+        | "Summary" >> beam.Flatten()
+        | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
+        | "WriteSummary" >> beam.io.WriteToText(summary_prefix, file_name_suffix=".jsonl")
+    )
+
+
+def run(
+    config: PreprocessConfig,
+    beam_args: Sequence[str] = (),
+    log: Callable[[str], None] = print,
+) -> PreprocessResult:
+    """Runs the job and writes ``dataset_info.json`` and the failure lists.
+
+    Raises:
+        LayoutError: for an unknown dataset or split, a missing data dir or annotation file, or
+            a non-empty output dir without ``overwrite`` (all usage errors).
+    """
+    adapter = _adapter(config.dataset)
+    splits = config.splits or adapter.splits
+    unknown = [split for split in splits if split not in adapter.splits]
+    if unknown:
+        raise LayoutError(
+            f"unknown split(s) {', '.join(unknown)} for '{config.dataset}'; "
+            f"it has {', '.join(adapter.splits)}"
+        )
+    listing = adapter.load(config.data_dir, splits, config.split_id)
+    _prepare_output_dir(config.output_dir, config.overwrite)
+    staging = FileSystems.join(config.output_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
+    FileSystems.mkdirs(staging)
+    try:
+        listing_path = FileSystems.join(staging, "listing.jsonl")
+        _write_lines(listing_path, _listing_lines(listing, splits))
+        summary_prefix = FileSystems.join(staging, "summary")
+        log(
+            f"preprocess: {sum(len(listing.items[s]) for s in splits)} videos listed in "
+            f"{', '.join(splits)}; writing to {config.output_dir}"
+        )
+        pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+        build_pipeline(pipeline, listing_path, summary_prefix, config)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counters = _counters(result)
+        summary = _read_summary(summary_prefix)
+        info = _finish(config, listing, splits, summary)
+    finally:
+        FileSystems.delete([staging])
+    log("preprocess: " + ", ".join(f"{name}={counters.get(name, 0)}" for name in COUNTERS))
+    failed_splits = []
+    for split in splits:
+        stats = info["splits"][split]
+        log(
+            f"preprocess: {split}: read {stats['num_read']} = written {stats['num_written']} "
+            f"+ failed {stats['num_failed']}; {len(stats['shards'])} shards, "
+            f"{stats['num_frames']} frames, {stats['num_bytes']} bytes"
+        )
+        if (
+            stats["num_read"]
+            and stats["num_failed"] > config.max_failure_fraction * stats["num_read"]
+        ):
+            failed_splits.append(split)
+    return PreprocessResult(info, counters, failed_splits)
+
+
+def _adapter(name: str) -> datasets.DatasetAdapter:
+    try:
+        return datasets.get_adapter(name)
+    except KeyError:
+        raise LayoutError(
+            f"unknown dataset '{name}'; choose one of {', '.join(datasets.names())}"
+        ) from None
+
+
+def _prepare_output_dir(output_dir: str, overwrite: bool) -> None:
+    """Refuses a non-empty output dir unless ``overwrite``; then removes earlier outputs only."""
+    matched = FileSystems.match([FileSystems.join(output_dir, "*")])[0].metadata_list
+    if "://" not in output_dir and os.path.isdir(output_dir):
+        existing = sorted(os.listdir(output_dir))
+    else:
+        existing = sorted(m.path.rsplit("/", 1)[-1] for m in matched)
+    if existing and not overwrite:
+        raise LayoutError(
+            f"output dir {output_dir} is not empty ({', '.join(existing[:3])}"
+            f"{', ...' if len(existing) > 3 else ''}); pass --overwrite to replace its contents"
+        )
+    ours = [m.path for m in matched if _is_output_name(m.path.rsplit("/", 1)[-1])]
+    if ours:
+        FileSystems.delete(ours)
+    FileSystems.mkdirs(output_dir) if not FileSystems.exists(output_dir) else None
+
+
+def _is_output_name(name: str) -> bool:
+    return (
+        name.endswith(schema.SHARD_SUFFIX)
+        or name == schema.DATASET_INFO_FILE
+        or (name.startswith("failures-") and name.endswith(".jsonl"))
+        or name.startswith((sharding.TEMP_PREFIX, STAGING_PREFIX))
+    )
+
+
+def _listing_lines(listing: Listing, splits: Sequence[str]) -> Iterator[str]:
+    for split in splits:
+        for item in listing.items[split]:
+            yield json.dumps(item.to_json(), sort_keys=True)
+
+
+def _write_lines(path: str, lines: Iterable[str]) -> None:
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        for line in lines:
+            f.write(line.encode("utf-8") + b"\n")
+
+
+def _read_summary(prefix: str) -> list[dict[str, Any]]:
+    entries = []
+    for metadata in FileSystems.match([prefix + "*"])[0].metadata_list:
+        with FileSystems.open(metadata.path) as f:
+            entries.extend(json.loads(line) for line in f.read().decode("utf-8").splitlines())
+    return entries
+
+
+def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
+    counters = {}
+    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + value
+    return counters
+
+
+def _finish(
+    config: PreprocessConfig,
+    listing: Listing,
+    splits: Sequence[str],
+    summary: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Writes failure lists, fills in empty shards, writes and returns ``dataset_info.json``."""
+    info_splits = {}
+    for split in splits:
+        shards = sorted(
+            (e for e in summary if e["type"] == "shard" and e["split"] == split),
+            key=lambda e: e["name"],
+        )
+        failures = [f.to_json() for f in listing.failures[split]] + [
+            {k: e[k] for k in ("id", "source", "reason")}
+            for e in summary
+            if e["type"] == "failure" and e["split"] == split
+        ]
+        failures.sort(key=lambda f: (f["id"], f["source"], f["reason"]))
+        _write_lines(
+            FileSystems.join(config.output_dir, FAILURES_PATTERN.format(split=split)),
+            (json.dumps(f, sort_keys=True, ensure_ascii=False) for f in failures),
+        )
+        names = _complete_shards(config.output_dir, split, [e["name"] for e in shards])
+        stats = {
+            "num_read": len(listing.items[split]) + len(listing.failures[split]),
+            "num_written": sum(e["num_records"] for e in shards),
+            "num_failed": len(failures),
+            "num_frames": sum(e["num_frames"] for e in shards),
+            "num_bytes": sum(e["num_bytes"] for e in shards),
+            "shards": names,
+        }
+        if stats["num_read"] != stats["num_written"] + stats["num_failed"]:
+            raise RuntimeError(f"accounting mismatch in split {split}: {stats}")
+        info_splits[split] = stats
+    frames = config.frames
+    info = {
+        "dataset": config.dataset,
+        "classes": listing.classes,
+        "num_classes": len(listing.classes),
+        "splits": info_splits,
+        "options": {
+            "short_side": frames.short_side,
+            "max_frames": frames.max_frames,
+            "jpeg_quality": frames.jpeg_quality,
+            "num_shards": config.num_shards,
+            "split_id": config.split_id,
+            "max_failure_fraction": config.max_failure_fraction,
+        },
+    }
+    _write_lines(
+        FileSystems.join(config.output_dir, schema.DATASET_INFO_FILE),
+        [json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False)],
+    )
+    return info
+
+
+def _complete_shards(output_dir: str, split: str, names: list[str]) -> list[str]:
+    """All shard names of a split, writing empty shards a fixed ``--num-shards`` left unfilled."""
+    if not names:
+        return []
+    num_shards = int(names[0].rsplit("-of-", 1)[1].split(".")[0])
+    complete = [schema.shard_name(split, i, num_shards) for i in range(num_shards)]
+    for name in sorted(set(complete) - set(names)):
+        sharding.write_tfrecord_file(FileSystems.join(output_dir, name), [])
+    return complete
+
+
+logging.getLogger("apache_beam").setLevel(logging.WARNING)
