@@ -9,6 +9,11 @@ from pipelines.datasets.base import DatasetAdapter
 # name -> module defining ADAPTER; modules are imported on use so a bad one cannot break others.
 MODULES = {
     "jester": "pipelines.datasets.jester",
+    "something-v1": "pipelines.datasets.something_v1",
+    "something-v2": "pipelines.datasets.something_v2",
+    "kinetics400": "pipelines.datasets.kinetics400",
+    "ucf101": "pipelines.datasets.ucf101",
+    "hmdb51": "pipelines.datasets.hmdb51",
 }
 
 
