@@ -6,6 +6,7 @@ from stm_keras.models.stm_resnet import (
     build_stm_resnet,
     build_tsn_resnet,
     pooled_features_model,
+    transfer_weights,
 )
 from stm_keras.models.summary import ModelSummary, summarize
 
@@ -17,4 +18,5 @@ __all__ = [
     "load_imagenet_weights",
     "pooled_features_model",
     "summarize",
+    "transfer_weights",
 ]

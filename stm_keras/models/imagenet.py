@@ -14,8 +14,6 @@ import re
 import keras
 import numpy as np
 
-from stm_keras.data.sampling import IMAGENET_MEAN, IMAGENET_STD
-
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 INPUT_NORMALIZATIONS = ("imagenet", "caffe")
 APPLICATIONS = {
@@ -87,6 +85,8 @@ def _input_conversion(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ImageNet-normalized RGB input ``x_n``, so the conv becomes a rescaled, channel-flipped
     kernel plus a constant per output channel (exact away from the zero-padded border).
     """
+    from stm_keras.data.sampling import IMAGENET_MEAN, IMAGENET_STD  # imports TensorFlow
+
     scale = 255.0 * np.asarray(IMAGENET_STD, dtype="float64")
     offset_bgr = 255.0 * np.asarray(IMAGENET_MEAN, dtype="float64")[::-1] - CAFFE_MEAN_BGR
     converted = kernel[:, :, ::-1, :] * scale[None, None, :, None]

@@ -192,4 +192,30 @@ def build_model(arch: str, **kwargs: Any) -> keras.Model:
 
 def pooled_features_model(model: keras.Model) -> keras.Model:
     """Returns a model mapping the clips to per-frame pooled backbone features ``[N*T, C]``."""
-    return keras.Model(model.inputs, model.get_layer(POOLED_FEATURES_LAYER).output)
+    return keras.Model(model.input, model.get_layer(POOLED_FEATURES_LAYER).output)
+
+
+def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copies the weights of every layer of ``source`` into ``target``'s layer of the same name.
+
+    STM- and TSN-ResNets of one depth and width share the names of all their common layers, so
+    this initialises either from the other; layers only one model has are left untouched.
+
+    Returns:
+        The names of the layers copied.
+
+    Raises:
+        ValueError: when a layer of the same name holds weights of other shapes.
+    """
+    target_layers = {layer.name: layer for layer in target.layers}
+    copied = []
+    for layer in source.layers:
+        other = target_layers.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [tuple(w.shape) for w in other.weights]:
+            raise ValueError(f"layer {layer.name}: weight shapes differ between the models")
+        other.set_weights(layer.get_weights())
+        copied.append(layer.name)
+    return copied

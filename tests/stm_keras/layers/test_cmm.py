@@ -1,0 +1,74 @@
+"""CMM: harness checks and the motion it computes against a numpy reference."""
+
+import numpy as np
+import pytest
+from layer_harness import run_layer_test
+
+from stm_keras.layers import CMM
+
+FRAMES = 3
+CLIPS = 2
+
+
+def _features(size: int = 6, channels: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(CLIPS * FRAMES, size, size, channels)).astype("float32")
+
+
+@pytest.mark.parametrize(("strides", "size", "out_size"), [(1, 6, 6), (2, 6, 3), (2, 5, 3)])
+def test_layer_harness(strides, size, out_size, tmp_path):
+    run_layer_test(
+        CMM,
+        {"num_segments": FRAMES, "filters": 12, "reduction": 16, "strides": strides},
+        _features(size),
+        (CLIPS * FRAMES, out_size, out_size, 12),
+        tmp_path,
+        expected_num_trainable_weights=5,  # reduce conv, BN gamma/beta, depthwise, expand
+    )
+
+
+def _depthwise_same(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    out = np.zeros_like(x, dtype="float64")
+    for i in range(3):
+        for j in range(3):
+            out += padded[:, i : i + x.shape[1], j : j + x.shape[2]] * kernel[i, j, :, 0]
+    return out
+
+
+def test_motion_is_next_frame_filtered_minus_current_frame():
+    x = _features()
+    layer = CMM(FRAMES, filters=12)
+    y = np.asarray(layer(x, training=False))
+    reduce_kernel = np.asarray(layer.reduce_conv.kernel)[0, 0]
+    bn = layer.reduce_bn
+    scale = np.asarray(bn.gamma) / np.sqrt(np.asarray(bn.moving_variance) + bn.epsilon)
+    reduced = (x @ reduce_kernel - np.asarray(bn.moving_mean)) * scale + np.asarray(bn.beta)
+    filtered = _depthwise_same(reduced, np.asarray(layer.motion_conv.kernel))
+    clips_r = reduced.reshape(CLIPS, FRAMES, 6, 6, -1)
+    clips_f = filtered.reshape(CLIPS, FRAMES, 6, 6, -1)
+    motion = np.zeros_like(clips_r)
+    motion[:, :-1] = clips_f[:, 1:] - clips_r[:, :-1]
+    expected = motion.reshape(x.shape[:-1] + (-1,)) @ np.asarray(layer.expand_conv.kernel)[0, 0]
+    np.testing.assert_allclose(y, expected, atol=1e-4)
+    # The last frame of every clip has no successor: its motion map is zero.
+    np.testing.assert_array_equal(y.reshape(CLIPS, FRAMES, 6, 6, 12)[:, -1], 0.0)
+
+
+def test_strided_output_is_max_pooled_unstrided_output():
+    x = _features()
+    strided = CMM(FRAMES, filters=12, strides=2)
+    plain = CMM(FRAMES, filters=12)
+    plain.build(x.shape)
+    strided.build(x.shape)
+    for target, source in zip(strided.weights, plain.weights, strict=True):
+        target.assign(source)
+    full = np.asarray(plain(x, training=False)).reshape(CLIPS * FRAMES, 3, 2, 3, 2, 12)
+    np.testing.assert_allclose(
+        np.asarray(strided(x, training=False)), full.max(axis=(2, 4)), atol=1e-6
+    )
+
+
+def test_rejects_bad_stride():
+    with pytest.raises(ValueError, match="strides"):
+        CMM(FRAMES, strides=3)

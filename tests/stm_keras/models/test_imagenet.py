@@ -1,0 +1,109 @@
+"""ImageNet initialisation from a saved keras.applications ResNet50, offline."""
+
+import keras
+import numpy as np
+import pytest
+
+from stm_keras.data.sampling import normalize
+from stm_keras.models import (
+    build_stm_resnet,
+    build_tsn_resnet,
+    load_imagenet_weights,
+    pooled_features_model,
+)
+from stm_keras.models import imagenet as imagenet_module
+
+SIZE = 32
+FRAMES = 2
+
+
+@pytest.fixture(scope="module")
+def resnet50():
+    """keras.applications' ResNet50 with random, non-trivial conv biases and BN statistics."""
+    model = keras.applications.ResNet50(
+        weights=None, include_top=False, pooling="avg", input_shape=(SIZE, SIZE, 3)
+    )
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.gamma.shape
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, shape),
+                    rng.normal(0.0, 0.2, shape),
+                    rng.normal(0.0, 0.5, shape),
+                    rng.uniform(0.5, 2.0, shape),
+                ]
+            )
+        elif isinstance(layer, keras.layers.Conv2D):
+            layer.bias.assign(rng.normal(0.0, 0.5, layer.bias.shape))
+    return model
+
+
+@pytest.fixture(scope="module")
+def resnet50_file(resnet50, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("imagenet") / "resnet50.keras")
+    resnet50.save(path)
+    return path
+
+
+def _pixels(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, size=(1, FRAMES, SIZE, SIZE, 3)).astype("float32")
+
+
+def test_tsn_features_equal_resnet50_features_per_frame(resnet50, resnet50_file):
+    tsn = build_tsn_resnet(50, num_classes=3, num_segments=FRAMES, style="caffe")
+    loaded = load_imagenet_weights(tsn, resnet50_file, input_normalization="caffe")
+    assert len(loaded) == 106  # 53 convs + 53 BNs
+    frames = keras.applications.resnet.preprocess_input(_pixels()[0])
+    features = np.asarray(pooled_features_model(tsn)(frames[None]))
+    expected = np.asarray(resnet50(frames, training=False))
+    np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_imagenet_normalized_inputs_see_the_caffe_stem(resnet50, resnet50_file):
+    tsn = build_tsn_resnet(50, num_classes=3, num_segments=FRAMES)
+    load_imagenet_weights(tsn, resnet50_file)  # input_normalization="imagenet"
+    pixels = _pixels(1)
+    ours = keras.Model(tsn.input, tsn.get_layer("conv1_relu").output)
+    theirs = keras.Model(resnet50.input, resnet50.get_layer("conv1_relu").output)
+    stem = np.asarray(ours(np.asarray(normalize(pixels))))
+    expected = np.asarray(theirs(keras.applications.resnet.preprocess_input(pixels[0])))
+    # Equal away from the zero-padded border, where the two input conventions pad differently.
+    np.testing.assert_allclose(stem[:, 2:-2, 2:-2], expected[:, 2:-2, 2:-2], atol=1e-3)
+
+
+def test_stm_gets_every_backbone_weight_and_keeps_its_own(resnet50):
+    stm = build_stm_resnet(50, num_classes=3, num_segments=FRAMES)
+    load_imagenet_weights(stm, resnet50, input_normalization="caffe")
+    np.testing.assert_array_equal(
+        np.asarray(stm.get_layer("conv4_block1_2_conv").kernel),
+        np.asarray(resnet50.get_layer("conv4_block1_2_conv").kernel),
+    )
+    folded = (
+        resnet50.get_layer("conv4_block1_2_bn").moving_mean
+        - resnet50.get_layer("conv4_block1_2_conv").bias
+    )
+    np.testing.assert_allclose(
+        np.asarray(stm.get_layer("conv4_block1_2_bn").moving_mean), np.asarray(folded)
+    )
+    kernel = np.asarray(stm.get_layer("conv4_block1_2_temporal").temporal_kernel)
+    np.testing.assert_array_equal(kernel[:, 0], [1, 0, 0])  # still the shift init
+
+
+def test_errors_are_clear(resnet50, monkeypatch):
+    with pytest.raises(ValueError, match="ResNet-18/34"):
+        load_imagenet_weights(build_tsn_resnet(18, num_segments=FRAMES), resnet50)
+    narrow = build_tsn_resnet(50, num_segments=FRAMES, width_multiplier=0.25)
+    with pytest.raises(ValueError, match="width_multiplier=1"):
+        load_imagenet_weights(narrow, resnet50)
+    with pytest.raises(FileNotFoundError, match="nowhere.keras"):
+        load_imagenet_weights(narrow, "/nowhere.keras")
+
+    def offline(**kwargs):
+        raise OSError("URL fetch failure: no network")
+
+    monkeypatch.setitem(imagenet_module.APPLICATIONS, 50, offline)
+    with pytest.raises(RuntimeError, match="pass a local file"):
+        load_imagenet_weights(narrow, "imagenet")

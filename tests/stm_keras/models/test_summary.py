@@ -1,0 +1,42 @@
+"""Parameter and FLOPs report: the paper's STM-ResNet-50 figures and the counting rules."""
+
+import keras
+import pytest
+
+from stm_keras.layers import ChannelwiseTemporalConv
+from stm_keras.models import build_stm_resnet, build_tsn_resnet, summarize
+from stm_keras.models.summary import layer_multiply_adds
+
+
+def test_stm_resnet50_has_the_papers_size():
+    model = build_stm_resnet(50, num_classes=174, num_segments=16)
+    summary = summarize(model, frames=16, image_size=224)
+    assert abs(summary.trainable_params - 24.0e6) <= 0.3e6
+    assert abs(summary.multiply_adds - 66.5e9) <= 0.05 * 66.5e9
+    # ResNet-50 alone is about 4.1 GMACs per 224x224 frame; STM adds about 1%.
+    assert 4.0e9 < summary.multiply_adds_by_part["backbone"] / 16 < 4.2e9
+    added = summary.multiply_adds_by_part["temporal"] + summary.multiply_adds_by_part["motion"]
+    assert 0.005 < added / summary.multiply_adds < 0.02
+    assert "66." in summary.format() and "24.0" in summary.format()
+
+
+def test_counting_rules():
+    assert layer_multiply_adds(keras.layers.Conv2D(8, 3, groups=2), (1, 4, 4, 6), (1, 2, 2, 8)) == (
+        2 * 2 * 8 * 9 * 3
+    )
+    assert layer_multiply_adds(keras.layers.DepthwiseConv2D(3), (1, 4, 4, 6), (1, 4, 4, 6)) == (
+        4 * 4 * 6 * 9
+    )
+    assert layer_multiply_adds(keras.layers.Dense(5), (2, 7), (2, 5)) == 70
+    assert layer_multiply_adds(ChannelwiseTemporalConv(2), (4, 3, 3, 6), (4, 3, 3, 6)) == 648
+    assert layer_multiply_adds(keras.layers.ReLU(), (4, 3), (4, 3)) == 0
+
+
+def test_summary_is_deterministic_and_checks_frames():
+    model = build_tsn_resnet(18, num_classes=5, num_segments=2, width_multiplier=0.25)
+    first, second = summarize(model, 2, 64), summarize(model, 2, (64, 64))
+    assert first == second
+    assert first.multiply_adds_by_part["temporal"] == 0
+    assert summarize(model, 2, 128).multiply_adds > 3.9 * first.multiply_adds
+    with pytest.raises(ValueError, match="takes 2 frames"):
+        summarize(model, 8, 64)
