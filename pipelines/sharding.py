@@ -63,9 +63,13 @@ def write_tfrecord_file(path: str, records: Iterable[bytes]) -> None:
     """
     directory, name = path.rsplit("/", 1) if "/" in path else (".", path)
     temp_path = FileSystems.join(directory, f"{TEMP_PREFIX}{name}-{uuid.uuid4().hex}")
-    with FileSystems.create(temp_path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        for record in records:
-            _TFRecordUtil.write_record(f, record)
+    try:
+        with FileSystems.create(temp_path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for record in records:
+                _TFRecordUtil.write_record(f, record)
+    except BaseException:
+        FileSystems.delete([temp_path])
+        raise
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([temp_path], [path])
