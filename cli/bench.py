@@ -6,3 +6,67 @@ import click
 @click.group("bench")
 def command() -> None:
     """Speed and size benchmarks. Ratios are measured side by side in one run."""
+
+
+_DEPTHS = click.Choice(["18", "34", "50", "101", "152"])
+
+
+@command.command("flops")
+@click.option("--arch", type=click.Choice(["stm", "tsn"]), default="stm", help="Network.")
+@click.option("--depth", type=_DEPTHS, default="50", help="ResNet depth.")
+@click.option("--frames", type=click.IntRange(min=1), default=16, help="Frames per clip.")
+@click.option("--image-size", type=click.IntRange(min=32), default=224, help="Frame side.")
+@click.option("--num-classes", type=click.IntRange(min=1), default=174, help="Classes.")
+@click.option("--width-multiplier", type=float, default=1.0, help="Channel width factor.")
+def flops(
+    arch: str, depth: str, frames: int, image_size: int, num_classes: int, width_multiplier: float
+) -> None:
+    """Parameters and FLOPs (multiply-adds, per clip) of a model, counted without running it.
+
+    \b
+    Example (the paper's STM-ResNet-50, 16 frames, Something-Something):
+      stm-keras bench flops --arch stm --depth 50 --frames 16 --image-size 224 --num-classes 174
+    """
+    from stm_keras.models import build_model, summarize
+
+    if width_multiplier <= 0:
+        raise click.BadParameter(
+            f"must be > 0, got {width_multiplier}", param_hint="--width-multiplier"
+        )
+    model = build_model(
+        arch,
+        depth=int(depth),
+        num_classes=num_classes,
+        num_segments=frames,
+        width_multiplier=width_multiplier,
+    )
+    click.echo(summarize(model, frames, image_size).format())
+
+
+@command.command("step-time")
+@click.option("--depth", type=_DEPTHS, default="50", help="ResNet depth.")
+@click.option("--frames", type=click.IntRange(min=1), default=8, help="Frames per clip.")
+@click.option("--image-size", type=click.IntRange(min=32), default=224, help="Frame side.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, help="Clips per step.")
+@click.option("--steps", type=click.IntRange(min=1), default=10, help="Timed steps per model.")
+@click.option("--warmup", type=click.IntRange(min=0), default=2, help="Untimed steps first.")
+@click.option("--num-classes", type=click.IntRange(min=1), default=174, help="Classes.")
+@click.option("--width-multiplier", type=float, default=1.0, help="Channel width factor.")
+@click.option("--mixed-precision", is_flag=True, help="Build both models in mixed_float16.")
+@click.option("--jit-compile", is_flag=True, help="XLA-compile the train steps.")
+def step_time(**options) -> None:
+    """Train-step time of STM-ResNet over TSN-ResNet: same batch, one run, interleaved.
+
+    \b
+    Example (full size, on a GPU):
+      stm-keras bench step-time --depth 50 --frames 8 --image-size 224 --batch-size 8 \\
+          --mixed-precision --jit-compile
+    """
+    from stm_keras.models.step_time import measure_step_times
+
+    if options["width_multiplier"] <= 0:
+        raise click.BadParameter(
+            f"must be > 0, got {options['width_multiplier']}", param_hint="--width-multiplier"
+        )
+    options["depth"] = int(options["depth"])
+    click.echo(measure_step_times(**options).format())

@@ -51,13 +51,17 @@ class ModelSummary:
             f"model: {self.name}  input: {self.frames}x{height}x{width}",
             f"parameters: {self.trainable_params / 1e6:.2f}M trainable, "
             f"{self.total_params / 1e6:.2f}M total (incl. BN statistics)",
-            f"FLOPs (multiply-adds): {self.multiply_adds / 1e9:.2f} G per clip, "
-            f"{self.multiply_adds_per_frame / 1e9:.3f} G per frame",
+            f"FLOPs (multiply-adds): {_giga(self.multiply_adds)} per clip, "
+            f"{_giga(self.multiply_adds_per_frame)} per frame",
         ]
         for part, count in self.multiply_adds_by_part.items():
             share = 100.0 * count / max(self.multiply_adds, 1)
-            lines.append(f"  {part:<10} {count / 1e9:9.3f} G  ({share:5.2f}%)")
+            lines.append(f"  {part:<10} {_giga(count):>9}  ({share:5.2f}%)")
         return "\n".join(lines)
+
+
+def _giga(count: float) -> str:
+    return f"{count / 1e9:.3f} G" if count >= 1e8 else f"{count / 1e6:.3f} M"
 
 
 def _part(layer_name: str) -> str:
