@@ -114,3 +114,29 @@ def tiny_saved_model() -> str:
     from stm_keras import export
 
     return export.export_model_dir(tiny_model_dir(), os.path.join(_scratch_dir(), "saved_model"))
+
+
+def gray_ramp_frames(num_frames: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """uint8 frames of uniform gray, frame ``i`` at level ``frame_level(i)``: the index reads back
+    from a decoded frame's mean even through lossy codecs."""
+    levels = np.array([frame_level(i) for i in range(num_frames)], np.uint8)
+    return np.broadcast_to(levels[:, None, None, None], (num_frames, height, width, 3)).copy()
+
+
+def frame_level(index: int) -> int:
+    """Gray level of frame ``index`` of :func:`gray_ramp_frames`."""
+    return 20 + 10 * index
+
+
+def write_video(path: str, frames: np.ndarray, codec: str, fps: int = 12) -> str:
+    """Encodes RGB ``frames`` with PyAV; the container follows ``path``'s extension."""
+    import av
+
+    with av.open(path, "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path

@@ -1,0 +1,202 @@
+"""Classifies videos and frame folders with an exported SavedModel or a model directory.
+
+The clip is sampled on the host the way evaluation samples it (the middle frame of each of ``T``
+segments, ``sampling.segment_indices``), so only ``T`` frames are ever converted and kept in
+memory, and a video is decoded only up to its last sampled frame. The model's own preprocessing
+(resize, crop, normalization: ``views.serving_clips``) does the rest; on ``T`` frames its frame
+sampling keeps every frame, so both model kinds see the same pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class DecodeError(Exception):
+    """An input that cannot be read as a video or frame folder; the message names it."""
+
+
+def sample_indices(num_frames: int, num_segments: int) -> list[int]:
+    """Evaluation's frame indices of a ``num_frames`` video (one clip, middle of each segment)."""
+    from stm_keras.data import sampling
+
+    return sampling.segment_indices(num_frames, num_segments, training=False).numpy().tolist()
+
+
+def _natural_key(name: str) -> list[object]:
+    # Frame files are numbered, not always zero-padded: frame10 sorts after frame9.
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def read_frame_folder(path: str, num_segments: int) -> np.ndarray:
+    """The sampled frames of a folder of images (sorted by name, numbers compared as numbers).
+
+    Returns:
+        uint8 ``[num_segments, height, width, 3]`` RGB.
+    """
+    from PIL import Image
+
+    names = sorted(
+        (name for name in os.listdir(path) if name.lower().endswith(IMAGE_EXTENSIONS)),
+        key=_natural_key,
+    )
+    if not names:
+        raise DecodeError(f"{path}: frame folder holds no {'/'.join(IMAGE_EXTENSIONS)} images")
+    frames = []
+    for index in sample_indices(len(names), num_segments):
+        frame_path = os.path.join(path, names[index])
+        try:
+            with Image.open(frame_path) as image:
+                frames.append(np.asarray(image.convert("RGB")))
+        except OSError as error:
+            raise DecodeError(f"{frame_path}: cannot decode image ({error})") from error
+    if len({frame.shape for frame in frames}) > 1:
+        raise DecodeError(f"{path}: frames differ in size")
+    return np.stack(frames)
+
+
+def _count_video_frames(path: str) -> int:
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        if stream.frames > 0:
+            return stream.frames
+        # WebM and some other containers do not store a frame count; demuxing without decoding
+        # counts the frames cheaply.
+        return sum(1 for packet in container.demux(stream) if packet.size > 0)
+
+
+def _decode_video_frames(path: str, indices: Sequence[int]) -> tuple[dict[int, np.ndarray], int]:
+    """Decodes frames up to ``max(indices)``, converting only ``indices`` to RGB arrays.
+
+    Returns:
+        The frames by index, and the number of frames decoded (fewer than ``max(indices) + 1``
+        when the video is shorter than its container said).
+    """
+    import av
+
+    wanted = set(indices)
+    last = max(indices)
+    frames: dict[int, np.ndarray] = {}
+    decoded = 0
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            decoded = index + 1
+            if index in wanted:
+                frames[index] = frame.to_ndarray(format="rgb24")
+            if index >= last:
+                break
+    return frames, decoded
+
+
+def read_video(path: str, num_segments: int) -> np.ndarray:
+    """The sampled frames of an encoded video (any container and codec PyAV decodes).
+
+    Returns:
+        uint8 ``[num_segments, height, width, 3]`` RGB.
+    """
+    import av
+
+    try:
+        num_frames = _count_video_frames(path)
+        if num_frames < 1:
+            raise DecodeError(f"{path}: the video has no frames")
+        indices = sample_indices(num_frames, num_segments)
+        frames, decoded = _decode_video_frames(path, indices)
+        if decoded < num_frames and len(frames) < len(set(indices)):
+            # The container overstated its length: sample again from the frames that exist.
+            if decoded == 0:
+                raise DecodeError(f"{path}: no frame could be decoded")
+            indices = sample_indices(decoded, num_segments)
+            frames, decoded = _decode_video_frames(path, indices)
+    except (av.FFmpegError, OSError, IndexError) as error:
+        reason = "no video stream" if isinstance(error, IndexError) else str(error)
+        raise DecodeError(f"{path}: cannot decode video ({reason})") from error
+    return np.stack([frames[index] for index in indices])
+
+
+def read_clip(path: str, num_segments: int) -> np.ndarray:
+    """The ``num_segments`` sampled RGB frames of a video file or frame folder.
+
+    Raises:
+        DecodeError: naming ``path``, when it is missing or cannot be decoded.
+    """
+    if os.path.isdir(path):
+        return read_frame_folder(path, num_segments)
+    if not os.path.isfile(path):
+        raise DecodeError(f"{path}: no such file or directory")
+    return read_video(path, num_segments)
+
+
+@dataclasses.dataclass
+class Predictor:
+    """A loaded classifier: maps one clip to class probabilities.
+
+    Attributes:
+        class_names: list of str. In output order.
+        num_segments: int. Frames the model samples from a video.
+        serve: callable. uint8 ``[batch, frames, height, width, 3]`` tensor to a dict with
+            ``probabilities``.
+        source: str. The directory it was loaded from.
+    """
+
+    class_names: list[str]
+    num_segments: int
+    serve: Callable[..., dict]
+    source: str
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """float32 ``[num_classes]`` probabilities of one clip ``[frames, height, width, 3]``."""
+        from stm_keras.export import PROBABILITIES_KEY
+
+        return self.serve(frames[np.newaxis])[PROBABILITIES_KEY].numpy()[0]
+
+
+def load_predictor(path: str) -> Predictor:
+    """Loads a SavedModel from ``stm-keras export`` or a ``stm-keras fit`` model directory.
+
+    Raises:
+        ValueError: naming ``path``, when it is neither.
+    """
+    import tensorflow as tf
+
+    from stm_keras import export, model_dir
+
+    if os.path.isfile(os.path.join(path, model_dir.CONFIG_FILE)):
+        config = model_dir.load_config(path)
+        module = export.ServingModule(
+            model_dir.load_model(path), int(config["frames"]), int(config["image_size"])
+        )
+
+        def serve_keras(video: np.ndarray) -> dict:
+            # A tf.function method refers to its module weakly: this closure keeps it alive.
+            return module.serve(video)
+
+        return Predictor(list(config["classes"]), int(config["frames"]), serve_keras, path)
+    if os.path.isfile(os.path.join(path, export.SAVED_MODEL_FILE)):
+        loaded = tf.saved_model.load(path)
+
+        def serve_saved_model(video: np.ndarray) -> dict:
+            # Looked up through `loaded` on each call: a signature outliving its loaded object
+            # loses its variables.
+            signature = loaded.signatures[export.SIGNATURE_KEY]
+            return signature(**{export.INPUT_KEY: tf.constant(video)})
+
+        preprocessing = export.read_preprocessing(path)
+        return Predictor(
+            export.read_labels(path), int(preprocessing["frames"]), serve_saved_model, path
+        )
+    raise ValueError(
+        f"{path} is neither a SavedModel from 'stm-keras export' (no saved_model.pb) nor a "
+        f"model directory from 'stm-keras fit' (no config.json)"
+    )
