@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import sys
 import time
@@ -102,14 +101,17 @@ def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
         mode = PipelineOptions(args).get_all_options()["direct_running_mode"]
         if "--direct_num_workers" not in given and mode != "in_memory":
             args.append(f"--direct_num_workers={os.cpu_count() or 1}")
+        if "--default_sdk_harness_log_level" not in given:
+            args.append("--default_sdk_harness_log_level=WARNING")
     return PipelineOptions(args)
 
 
 class ReadVideoFn(beam.DoFn):
     """Reads one listed video into serialized ``SequenceExample`` bytes, or a failure."""
 
-    def __init__(self, frame_options: FrameOptions):
+    def __init__(self, frame_options: FrameOptions, progress_seconds: float = PROGRESS_SECONDS):
         self.frame_options = frame_options
+        self.progress_seconds = progress_seconds
         self.counters = {name: Metrics.counter(METRICS_NAMESPACE, name) for name in COUNTERS}
 
     def setup(self) -> None:
@@ -137,7 +139,7 @@ class ReadVideoFn(beam.DoFn):
             reason = str(error) if error.args else type(error).__name__
             failure = Failure(item.split, item.video_id, item.sources[0], reason)
             self.counters["failures"].inc()
-            self._count("failures", 1)
+            self._progress(failures=1)
             yield beam.pvalue.TaggedOutput(
                 FAILED, {"type": "failure", "split": item.split, **failure.to_json()}
             )
@@ -145,17 +147,17 @@ class ReadVideoFn(beam.DoFn):
         self.counters["videos"].inc()
         self.counters["frames"].inc(record.num_frames)
         self.counters["bytes"].inc(len(serialized))
-        self._count("videos", 1)
-        self._count("frames", record.num_frames)
+        self._progress(videos=1, frames=record.num_frames)
         key = sharding.record_key(item.split, item.video_id)
         yield (item.split, key, serialized, record.num_frames)
 
-    def _count(self, name: str, amount: int) -> None:
+    def _progress(self, **amounts: int) -> None:
         # Beam's counters reach the main process only at the end on the DirectRunner, so each
         # worker also prints its own progress now and then.
-        self._done[name] += amount
+        for name, amount in amounts.items():
+            self._done[name] += amount
         now = time.monotonic()
-        if now - self._last_report >= PROGRESS_SECONDS:
+        if now - self._last_report >= self.progress_seconds:
             self._last_report = now
             print(
                 f"preprocess: worker {os.getpid()}: {self._done['videos']} videos, "
@@ -315,21 +317,29 @@ def _adapter(name: str) -> datasets.DatasetAdapter:
 
 
 def _prepare_output_dir(output_dir: str, overwrite: bool) -> None:
-    """Refuses a non-empty output dir unless ``overwrite``; then removes earlier outputs only."""
-    matched = FileSystems.match([FileSystems.join(output_dir, "*")])[0].metadata_list
-    if "://" not in output_dir and os.path.isdir(output_dir):
-        existing = sorted(os.listdir(output_dir))
+    """Refuses a non-empty output dir unless ``overwrite``; then removes earlier outputs only.
+
+    Files this job did not write (notes, other tools' outputs) are left alone.
+    """
+    if not FileSystems.exists(output_dir):
+        FileSystems.mkdirs(output_dir)
+        return
+    if "://" in output_dir:
+        pattern = FileSystems.join(output_dir, "*")
+        existing = [
+            m.path.rsplit("/", 1)[-1] for m in FileSystems.match([pattern])[0].metadata_list
+        ]
     else:
-        existing = sorted(m.path.rsplit("/", 1)[-1] for m in matched)
+        existing = os.listdir(output_dir)
     if existing and not overwrite:
+        shown = ", ".join(sorted(existing)[:3]) + (", ..." if len(existing) > 3 else "")
         raise LayoutError(
-            f"output dir {output_dir} is not empty ({', '.join(existing[:3])}"
-            f"{', ...' if len(existing) > 3 else ''}); pass --overwrite to replace its contents"
+            f"output dir {output_dir} is not empty ({shown}); "
+            "pass --overwrite to replace an earlier run's outputs"
         )
-    ours = [m.path for m in matched if _is_output_name(m.path.rsplit("/", 1)[-1])]
+    ours = [FileSystems.join(output_dir, name) for name in existing if _is_output_name(name)]
     if ours:
         FileSystems.delete(ours)
-    FileSystems.mkdirs(output_dir) if not FileSystems.exists(output_dir) else None
 
 
 def _is_output_name(name: str) -> bool:
@@ -436,6 +446,3 @@ def _complete_shards(output_dir: str, split: str, names: list[str]) -> list[str]
     for name in sorted(set(complete) - set(names)):
         sharding.write_tfrecord_file(FileSystems.join(output_dir, name), [])
     return complete
-
-
-logging.getLogger("apache_beam").setLevel(logging.WARNING)

@@ -99,7 +99,8 @@ def write_video(path: str, frames: np.ndarray, fps: float) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     codec = video_codec(os.path.splitext(path)[1])
     options = {"libx264": {"crf": "12"}, "libvpx-vp9": {"crf": "10", "b": "0"}}.get(codec, {})
-    with av.open(path, mode="w") as container:
+    # bitexact: no random container UIDs or dates, so the same seed gives the same bytes.
+    with av.open(path, mode="w", options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream(codec, rate=int(fps), options=options)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"

@@ -1,0 +1,103 @@
+"""`stm-keras preprocess`: exit codes 0 / 1 / 2 and messages that name the problem."""
+
+import json
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import app
+from pipelines.synth.layouts import write_synthetic
+
+IN_MEMORY = "--direct_running_mode=in_memory"
+
+
+@pytest.fixture(scope="module")
+def raw_jester(tmp_path_factory):
+    root = tmp_path_factory.mktemp("raw")
+    write_synthetic("jester", str(root), videos_per_class=3, num_classes=2, num_frames=4)
+    return root
+
+
+def _preprocess(*args):
+    return CliRunner().invoke(app, ["preprocess", *map(str, args)])
+
+
+def test_writes_shards_and_passes_beam_flags_through(raw_jester, tmp_path):
+    result = _preprocess(
+        "--dataset", "jester", "--data-dir", raw_jester, "--output-dir", tmp_path,
+        "--splits", "train,validation", "--num-shards", "2", IN_MEMORY,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "dataset_info.json").read_text())
+    assert set(info["splits"]) == {"train", "validation"}
+    assert info["splits"]["train"]["shards"] == [
+        "train-00000-of-00002.tfrecord",
+        "train-00001-of-00002.tfrecord",
+    ]
+    assert "train: read 2 = written 2 + failed 0" in result.output
+    assert "videos=4, frames=16" in result.output
+
+
+def test_too_many_failures_exit_1_after_writing_everything_else(raw_jester, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_jester, raw)
+    with open(raw / "jester-v1-validation.csv", "a") as f:
+        f.write("404;Swiping Left\n")
+    out = tmp_path / "out"
+    result = _preprocess(
+        "--dataset", "jester", "--data-dir", raw, "--output-dir", out,
+        "--max-failure-fraction", "0.2", IN_MEMORY,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "split 'validation': 1 of 3 inputs failed" in result.output
+    assert str(out / "failures-validation.jsonl") in result.output
+    failure = json.loads((out / "failures-validation.jsonl").read_text())
+    assert failure["id"] == "404"
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["splits"]["validation"]["num_written"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+        (
+            ["--dataset", "jester", "--data-dir", "/no/such/dir"],
+            "directory not found: /no/such/dir",
+        ),
+        (["--dataset", "ucf101"], "ucfTrainTestlist/classInd.txt"),
+        (["--dataset", "jester", "--splits", "training"], "unknown split(s) training"),
+    ],
+)
+def test_usage_errors_exit_2_and_name_the_problem(raw_jester, tmp_path, args, expected):
+    defaults = {"--data-dir": str(raw_jester), "--output-dir": str(tmp_path / "out")}
+    for flag, value in defaults.items():
+        if flag not in args:
+            args = [*args, flag, value]
+    result = _preprocess(*args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_missing_annotation_file_names_path_and_layout(raw_jester, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_jester, raw)
+    os.remove(raw / "jester-v1-test.csv")
+    result = _preprocess("--dataset", "jester", "--data-dir", raw, "--output-dir", tmp_path / "o")
+    assert result.exit_code == 2
+    assert f"{raw}/jester-v1-test.csv and {raw}/labels/test.csv" in result.output
+    assert "jester-v1-test.csv          <id> per line" in result.output
+
+
+def test_non_empty_output_dir_needs_overwrite(raw_jester, tmp_path):
+    (tmp_path / "old.tfrecord").write_bytes(b"")
+    args = ["--dataset", "jester", "--data-dir", raw_jester, "--output-dir", tmp_path]
+    result = _preprocess(*args, "--splits", "test", IN_MEMORY)
+    assert result.exit_code == 2
+    assert "pass --overwrite" in result.output
+    result = _preprocess(*args, "--splits", "test", "--overwrite", IN_MEMORY)
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "old.tfrecord").exists()
