@@ -106,6 +106,7 @@ def command(
     from stm_keras.evaluation.views import PROTOCOLS
 
     model = model_dir_lib.load_model(model_dir)
+    start = time.monotonic()
     click.echo(
         f"Evaluating {model_dir} on {data_dir} ({split}, protocol {protocol}, "
         f"{PROTOCOLS[protocol].num_views} views per video)",
@@ -136,6 +137,9 @@ def command(
     output = output or os.path.join(model_dir, f"eval-{split}-{protocol}.json")
     json_path, png_path = evaluate_lib.save_report(report, output)
     metrics = result.metrics
+    seconds = time.monotonic() - start
+    views = metrics["num_videos"] * PROTOCOLS[protocol].num_views
+    click.echo(f"  {views} views in {seconds:.1f} s ({views / seconds:.1f} views/s)", err=True)
     click.echo(
         f"{split} ({metrics['num_videos']} videos, {protocol}): "
         f"top-1 {100 * metrics['top1']:.2f}%  top-5 {100 * metrics['top5']:.2f}%  "

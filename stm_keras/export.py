@@ -35,29 +35,43 @@ VIDEO_SPEC = tf.TensorSpec([None, None, None, None, 3], tf.uint8, name=INPUT_KEY
 class ServingModule(tf.Module):
     """A Keras video classifier wrapped with its test-time preprocessing.
 
+    ``serve`` maps uint8 ``video`` ``[batch, frames, height, width, 3]`` to ``probabilities``
+    and ``top_class``.
+
     Args:
-        model: keras.Model. Input ``[N, T, S, S, 3]`` normalized frames, output logits.
+        model: keras.Model (TensorFlow backend). Input ``[N, T, S, S, 3]`` normalized frames,
+            output logits.
         num_segments: int. ``T``.
         image_size: int. ``S``.
     """
 
     def __init__(self, model: Any, num_segments: int, image_size: int) -> None:
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                f"a SavedModel needs the TensorFlow backend, not '{keras.backend.backend()}': "
+                "set KERAS_BACKEND=tensorflow"
+            )
         super().__init__(name="stm_keras_serving")
-        self.model = model
         self.num_segments = num_segments
         self.image_size = image_size
 
-    @tf.function(input_signature=[VIDEO_SPEC])
-    def serve(self, video: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Class probabilities and top class of each video of the batch."""
-        clips = serving_clips(video, self.num_segments, self.image_size)
-        # Mixed-precision models return float16 logits; the signature promises float32.
-        logits = tf.cast(self.model(clips, training=False), tf.float32)
-        probabilities = tf.nn.softmax(logits, axis=-1)
-        return {
-            PROBABILITIES_KEY: probabilities,
-            TOP_CLASS_KEY: tf.argmax(probabilities, axis=-1, output_type=tf.int64),
-        }
+        def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
+            clips = serving_clips(video, num_segments, image_size)
+            # Mixed-precision models return float16 logits; the signature promises float32.
+            logits = tf.cast(model(clips, training=False), tf.float32)
+            probabilities = tf.nn.softmax(logits, axis=-1)
+            return {
+                PROBABILITIES_KEY: probabilities,
+                TOP_CLASS_KEY: tf.argmax(probabilities, axis=-1, output_type=tf.int64),
+            }
+
+        self.serve = tf.function(serve, input_signature=[VIDEO_SPEC])
+        # The model itself stays out of the object graph, as in keras.export.ExportArchive: only
+        # the variables the function reads are tracked. With the Keras model as a child, the
+        # TF1-style loader of saved_model_cli run and TF Serving could not restore them.
+        self.model_variables = list(self.serve.get_concrete_function().variables)
 
 
 def export_saved_model(

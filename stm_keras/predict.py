@@ -177,12 +177,7 @@ def load_predictor(path: str) -> Predictor:
         module = export.ServingModule(
             model_dir.load_model(path), int(config["frames"]), int(config["image_size"])
         )
-
-        def serve_keras(video: np.ndarray) -> dict:
-            # A tf.function method refers to its module weakly: this closure keeps it alive.
-            return module.serve(video)
-
-        return Predictor(list(config["classes"]), int(config["frames"]), serve_keras, path)
+        return Predictor(list(config["classes"]), int(config["frames"]), module.serve, path)
     if os.path.isfile(os.path.join(path, export.SAVED_MODEL_FILE)):
         loaded = tf.saved_model.load(path)
 

@@ -1,4 +1,5 @@
-"""The exported SavedModel: TensorFlow alone loads it and it gives the Keras model's outputs."""
+"""The exported SavedModel: TensorFlow alone loads it (TF2 and TF1-style loaders) and it gives
+the Keras model's outputs."""
 
 import os
 import subprocess
@@ -43,6 +44,15 @@ LOAD_WITHOUT_STM_KERAS = textwrap.dedent(
         result = signature(video=tf.constant(inputs[key]))
         outputs[key + "/probabilities"] = result["probabilities"].numpy()
         outputs[key + "/top_class"] = result["top_class"].numpy()
+    # The TF1-style loader of saved_model_cli run and TF Serving: variables restored by name.
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], saved_model_dir)
+        signature_def = meta_graph.signature_def["serving_default"]
+        for key in inputs.files:
+            outputs[key + "/session"] = session.run(
+                signature_def.outputs["probabilities"].name,
+                {signature_def.inputs["video"].name: inputs[key]},
+            )
     np.savez(outputs_path, **outputs)
     assert not [name for name in sys.modules if name.startswith("stm_keras")]
     """
@@ -84,6 +94,7 @@ def test_saved_model_runs_without_stm_keras_and_matches_keras(tmp_path):
         probabilities = outputs[f"{key}/probabilities"]
         assert probabilities.dtype == np.float32 and probabilities.shape == (len(video), 3)
         np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+        np.testing.assert_allclose(outputs[f"{key}/session"], expected, atol=1e-5)
         assert outputs[f"{key}/top_class"].dtype == np.int64
         np.testing.assert_array_equal(outputs[f"{key}/top_class"], expected.argmax(axis=1))
 
