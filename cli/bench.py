@@ -70,3 +70,30 @@ def step_time(**options) -> None:
         )
     options["depth"] = int(options["depth"])
     click.echo(measure_step_times(**options).format())
+
+
+@command.command("preprocess")
+@click.option("--layout", default="ucf101", help="Synthetic dataset layout to preprocess.")
+@click.option("--videos-per-class", type=click.IntRange(min=1), default=10, help="Clips per class.")
+@click.option("--classes", "num_classes", type=click.IntRange(min=1), default=4, help="Classes.")
+@click.option("--frames", "num_frames", type=click.IntRange(min=2), default=32, help="Frames.")
+@click.option("--height", type=click.IntRange(min=16), default=240, help="Frame height.")
+@click.option("--width", type=click.IntRange(min=16), default=320, help="Frame width.")
+@click.option("--short-side", type=click.IntRange(min=8), default=256, help="Resize target.")
+@click.option("--workers", default="1,2", help="Comma-separated DirectRunner worker counts.")
+def preprocess(workers: str, **options) -> None:
+    """Videos/s of the Beam preprocess job against a plain single-process loop, as ratios.
+
+    \b
+    Example:
+      stm-keras bench preprocess --layout ucf101 --videos-per-class 10 --workers 1,2
+    """
+    from pipelines.benchmark import measure_preprocess_speed
+
+    try:
+        counts = [int(w) for w in workers.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected e.g. 1,2, got {workers!r}", param_hint="--workers"
+        ) from None
+    click.echo(measure_preprocess_speed(workers=counts, **options).format())

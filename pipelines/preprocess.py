@@ -39,6 +39,7 @@ METRICS_NAMESPACE = "stm_keras.preprocess"
 COUNTERS = ("videos", "frames", "bytes", "failures")
 PROGRESS_SECONDS = 10.0
 STAGING_PREFIX = ".staging-"
+LISTING_FILE = "listing.jsonl"
 FAILURES_PATTERN = "failures-{split}.jsonl"
 WRITTEN, FAILED = "written", "failed"
 
@@ -106,11 +107,48 @@ def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
     return PipelineOptions(args)
 
 
+def encode_item(item: VideoItem, frame_options: FrameOptions) -> tuple[bytes, int]:
+    """Reads one listed video and serializes it as a ``SequenceExample``.
+
+    Returns:
+        ``(serialized record, number of frames)``.
+
+    Raises:
+        Exception: any problem with the input (a failure of this item, not of the job).
+    """
+    if item.kind == FRAMES:
+        frames = read_frame_folder(item.sources, item.fps, frame_options)
+    else:
+        frames = read_video_file(item.sources, frame_options)
+    record = schema.VideoRecord(
+        video_id=item.video_id,
+        frames=frames.jpegs,
+        label_index=item.label_index,
+        label_text=item.label_text,
+        height=frames.height,
+        width=frames.width,
+        fps=frames.fps,
+    )
+    return schema.encode(record), record.num_frames
+
+
+def failure_of(item: VideoItem, error: Exception) -> Failure:
+    """The failure record of an item whose reading raised ``error``."""
+    reason = str(error) if error.args else type(error).__name__
+    return Failure(item.split, item.video_id, item.sources[0], reason)
+
+
 class ReadVideoFn(beam.DoFn):
     """Reads one listed video into serialized ``SequenceExample`` bytes, or a failure."""
 
-    def __init__(self, frame_options: FrameOptions, progress_seconds: float = PROGRESS_SECONDS):
+    def __init__(
+        self,
+        frame_options: FrameOptions,
+        spill_dir: str,
+        progress_seconds: float = PROGRESS_SECONDS,
+    ):
         self.frame_options = frame_options
+        self.spill_dir = spill_dir
         self.progress_seconds = progress_seconds
         self.counters = {name: Metrics.counter(METRICS_NAMESPACE, name) for name in COUNTERS}
 
@@ -118,26 +156,21 @@ class ReadVideoFn(beam.DoFn):
         self._done = {"videos": 0, "frames": 0, "failures": 0}
         self._last_report = time.monotonic()
 
+    def start_bundle(self) -> None:
+        self._spill: sharding.SpillFile | None = None
+
+    def finish_bundle(self) -> None:
+        # The references emitted in this bundle are read only after the shard grouping, which
+        # waits for the bundle (and this close) to commit.
+        if self._spill is not None:
+            self._spill.close()
+
     def process(self, line: str) -> Iterator[Any]:
         item = VideoItem.from_json(json.loads(line))
         try:
-            if item.kind == FRAMES:
-                frames = read_frame_folder(item.sources, item.fps, self.frame_options)
-            else:
-                frames = read_video_file(item.sources, self.frame_options)
-            record = schema.VideoRecord(
-                video_id=item.video_id,
-                frames=frames.jpegs,
-                label_index=item.label_index,
-                label_text=item.label_text,
-                height=frames.height,
-                width=frames.width,
-                fps=frames.fps,
-            )
-            serialized = schema.encode(record)
+            serialized, num_frames = encode_item(item, self.frame_options)
         except Exception as error:  # noqa: BLE001 - any bad input must become a failure record
-            reason = str(error) if error.args else type(error).__name__
-            failure = Failure(item.split, item.video_id, item.sources[0], reason)
+            failure = failure_of(item, error)
             self.counters["failures"].inc()
             self._progress(failures=1)
             yield beam.pvalue.TaggedOutput(
@@ -145,11 +178,13 @@ class ReadVideoFn(beam.DoFn):
             )
             return
         self.counters["videos"].inc()
-        self.counters["frames"].inc(record.num_frames)
+        self.counters["frames"].inc(num_frames)
         self.counters["bytes"].inc(len(serialized))
-        self._progress(videos=1, frames=record.num_frames)
+        self._progress(videos=1, frames=num_frames)
+        if self._spill is None:
+            self._spill = sharding.SpillFile(self.spill_dir)
         key = sharding.record_key(item.split, item.video_id)
-        yield (item.split, key, serialized, record.num_frames)
+        yield self._spill.append(item.split, key, serialized, num_frames)
 
     def _progress(self, **amounts: int) -> None:
         # Beam's counters reach the main process only at the end on the DirectRunner, so each
@@ -167,14 +202,14 @@ class ReadVideoFn(beam.DoFn):
             )
 
 
-def _record_size(record: tuple[str, str, bytes, int]) -> tuple[str, tuple[str, int]]:
-    split, key, serialized, _ = record
-    return split, (key, len(serialized))
+def _record_size(record: sharding.SpilledRecord) -> tuple[str, tuple[str, int]]:
+    return record.split, (record.key, record.size)
 
 
-def _plan_split(
+def plan_split(
     element: tuple[str, Iterable[tuple[str, int]]], fixed: int | None
 ) -> tuple[str, tuple[int, list[str]]]:
+    """Shard count and key boundaries of a split from its ``(key, size)`` pairs."""
     split, sizes = element
     sizes = sorted(sizes)
     num_shards = sharding.choose_num_shards(len(sizes), sum(s for _, s in sizes), fixed)
@@ -183,11 +218,10 @@ def _plan_split(
 
 
 def _assign_shard(
-    record: tuple[str, str, bytes, int], plans: dict[str, tuple[int, list[str]]]
-) -> tuple[tuple[str, int, int], tuple[str, bytes, int]]:
-    split, key, serialized, num_frames = record
-    num_shards, boundaries = plans[split]
-    return (split, sharding.shard_index(key, boundaries), num_shards), (key, serialized, num_frames)
+    record: sharding.SpilledRecord, plans: dict[str, tuple[int, list[str]]]
+) -> tuple[tuple[str, int, int], sharding.SpilledRecord]:
+    num_shards, boundaries = plans[record.split]
+    return (record.split, sharding.shard_index(record.key, boundaries), num_shards), record
 
 
 class WriteShardFn(beam.DoFn):
@@ -197,44 +231,56 @@ class WriteShardFn(beam.DoFn):
         self.output_dir = output_dir
 
     def process(
-        self, element: tuple[tuple[str, int, int], Iterable[tuple[str, bytes, int]]]
+        self, element: tuple[tuple[str, int, int], Iterable[sharding.SpilledRecord]]
     ) -> Iterator[dict[str, Any]]:
         (split, index, num_shards), records = element
-        records = sorted(records, key=lambda record: record[0])
+        records = sorted(records, key=lambda record: record.key)
+        data = sharding.read_spilled(records)
         name = schema.shard_name(split, index, num_shards)
-        sharding.write_tfrecord_file(
-            FileSystems.join(self.output_dir, name), (serialized for _, serialized, _ in records)
-        )
+        path = FileSystems.join(self.output_dir, name)
+        sharding.write_tfrecord_file(path, (data[record.key] for record in records))
         yield {
             "type": "shard",
             "split": split,
             "name": name,
             "num_records": len(records),
-            "num_frames": sum(frames for _, _, frames in records),
-            "num_bytes": sum(len(serialized) for _, serialized, _ in records),
+            "num_frames": sum(record.num_frames for record in records),
+            "num_bytes": sum(record.size for record in records),
         }
 
 
 def build_pipeline(
     pipeline: beam.Pipeline,
-    listing_path: str,
-    summary_prefix: str,
+    staging_dir: str,
     config: PreprocessConfig,
-) -> None:
-    """Adds the job's transforms to ``pipeline``: listing file in, shards and a summary out."""
+) -> str:
+    """Adds the job's transforms to ``pipeline``: listing file in, shards and a summary out.
+
+    Args:
+        pipeline: beam.Pipeline.
+        staging_dir: str. Holds ``listing.jsonl`` (one JSON video item per line) and receives
+            spill files and the summary.
+        config: PreprocessConfig.
+
+    Returns:
+        The file prefix of the summary (shard statistics and failures, JSON lines).
+    """
+    listing_path = FileSystems.join(staging_dir, LISTING_FILE)
+    summary_prefix = FileSystems.join(staging_dir, "summary")
+    read_videos = ReadVideoFn(config.frames, staging_dir)
     results = (
         pipeline
         | "ReadListing" >> beam.io.ReadFromText(listing_path)
         # Spread the listing over all workers; a small file would otherwise stay in one bundle.
         | "Distribute" >> beam.Reshuffle()
-        | "ReadVideos" >> beam.ParDo(ReadVideoFn(config.frames)).with_outputs(FAILED, main=WRITTEN)
+        | "ReadVideos" >> beam.ParDo(read_videos).with_outputs(FAILED, main=WRITTEN)
     )
     written = results[WRITTEN]
     plans = (
         written
         | "Sizes" >> beam.Map(_record_size)
         | "GroupSizes" >> beam.GroupByKey()
-        | "PlanShards" >> beam.Map(_plan_split, config.num_shards)
+        | "PlanShards" >> beam.Map(plan_split, config.num_shards)
     )
     shards = (
         written
@@ -248,6 +294,7 @@ def build_pipeline(
         | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
         | "WriteSummary" >> beam.io.WriteToText(summary_prefix, file_name_suffix=".jsonl")
     )
+    return summary_prefix
 
 
 def run(
@@ -274,15 +321,13 @@ def run(
     staging = FileSystems.join(config.output_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
     FileSystems.mkdirs(staging)
     try:
-        listing_path = FileSystems.join(staging, "listing.jsonl")
-        _write_lines(listing_path, _listing_lines(listing, splits))
-        summary_prefix = FileSystems.join(staging, "summary")
+        _write_lines(FileSystems.join(staging, LISTING_FILE), _listing_lines(listing, splits))
         log(
             f"preprocess: {sum(len(listing.items[s]) for s in splits)} videos listed in "
             f"{', '.join(splits)}; writing to {config.output_dir}"
         )
         pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-        build_pipeline(pipeline, listing_path, summary_prefix, config)
+        summary_prefix = build_pipeline(pipeline, staging, config)
         result = pipeline.run()
         result.wait_until_finish()
         counters = _counters(result)

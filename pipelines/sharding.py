@@ -5,6 +5,10 @@ the split's total bytes, shards cover contiguous ranges of sorted keys, records 
 inside a shard, and each shard is written to a temporary name and then renamed. The same input
 therefore gives byte-identical shards whatever the runner's bundle order, and a crash never leaves
 a half-written file under a final shard name.
+
+Encoded records are not shuffled through the runner: each worker appends them to a spill file of
+its bundle and only ``(key, file, offset, size)`` references are grouped by shard. The
+DirectRunner keeps shuffled data in memory, so this keeps a dataset larger than RAM within bounds.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -73,3 +78,46 @@ def write_tfrecord_file(path: str, records: Iterable[bytes]) -> None:
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([temp_path], [path])
+
+
+class SpilledRecord(NamedTuple):
+    """Where one encoded record lies in a spill file, and what the summary needs of it."""
+
+    split: str
+    key: str
+    size: int
+    num_frames: int
+    path: str
+    offset: int
+
+
+class SpillFile:
+    """Appends encoded records to one file (one per bundle) and returns where each lies."""
+
+    def __init__(self, directory: str):
+        self.path = FileSystems.join(directory, f"{uuid.uuid4().hex}.spill")
+        self._file = FileSystems.create(self.path, compression_type=CompressionTypes.UNCOMPRESSED)
+        self._offset = 0
+
+    def append(self, split: str, key: str, serialized: bytes, num_frames: int) -> SpilledRecord:
+        self._file.write(serialized)
+        record = SpilledRecord(split, key, len(serialized), num_frames, self.path, self._offset)
+        self._offset += len(serialized)
+        return record
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_spilled(records: Iterable[SpilledRecord]) -> dict[str, bytes]:
+    """The bytes of ``records`` by key, reading each spill file once in offset order."""
+    by_path: dict[str, list[SpilledRecord]] = {}
+    for record in records:
+        by_path.setdefault(record.path, []).append(record)
+    data = {}
+    for path, in_file in by_path.items():
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for record in sorted(in_file, key=lambda r: r.offset):
+                f.seek(record.offset)
+                data[record.key] = f.read(record.size)
+    return data
