@@ -39,6 +39,11 @@ class Hmdb51(DatasetAdapter):
         if not split_files:
             raise self.layout_error(f"split files not found: looked for {pattern}")
         classes = [os.path.basename(path)[: -len(suffix)] for path in split_files]
+        for path in split_files:
+            try:
+                path.encode("utf-8")
+            except UnicodeEncodeError:
+                raise self.layout_error(f"split file name is not UTF-8: {path!r}") from None
         builders = {split: SplitBuilder(split) for split in splits}
         # A row whose mark cannot be read belongs to no known split; count it in the first one.
         malformed = builders[splits[0]]

@@ -50,7 +50,9 @@ class Kinetics400(DatasetAdapter):
     def load(self, data_dir: str, splits: Sequence[str], split_id: int) -> Listing:
         self.require_dir(data_dir)
         train_csv = self.find_file(data_dir, CSV_FILES["train"], "train annotation file")
-        classes = sorted({row["label"] for _, row, _ in self._rows(train_csv) if row})
+        # Rows that cannot be read are reported when their own split is listed.
+        rows = self._rows(train_csv, SplitBuilder("train"))
+        classes = sorted({row["label"] for _, row, _ in rows if row and row.get("label")})
         index = class_index(classes)
         items, failures = {}, {}
         for split in splits:
