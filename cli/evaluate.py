@@ -109,7 +109,7 @@ def command(
     start = time.monotonic()
     click.echo(
         f"Evaluating {model_dir} on {data_dir} ({split}, protocol {protocol}, "
-        f"{PROTOCOLS[protocol].num_views} views per video)",
+        f"views per video: {PROTOCOLS[protocol].num_views})",
         err=True,
     )
     try:

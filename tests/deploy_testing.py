@@ -8,30 +8,31 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
 import os
 import shutil
 import tempfile
 
 import numpy as np
-import tensorflow as tf
 
 from stm_keras import model_dir
-from stm_keras.data import schema
+from stm_keras.data import synthetic_records
 
-CLASSES = ("swiping left", "swiping right", "thumb up")
+NUM_CLASSES = 3
+# synthetic_records names its classes "class <k>"; the names travel into labels.txt and reports.
+CLASSES = tuple(f"class {k}" for k in range(NUM_CLASSES))
 FRAMES = 4
 IMAGE_SIZE = 32
 MODEL_KWARGS = {
     "depth": 18,
-    "num_classes": len(CLASSES),
+    "num_classes": NUM_CLASSES,
     "num_segments": FRAMES,
     "width_multiplier": 0.125,
     "dropout": 0.0,
 }
-# (num_frames, height, width, label): fewer frames than T, frames shared between the 10 clips,
-# tall and wide frames so that the three crops differ.
-VIDEOS = ((3, 36, 48, 0), (7, 40, 36, 1), (12, 36, 60, 2), (25, 48, 40, 1), (9, 36, 36, 0))
+# Validation videos of the tiny dataset: fewer frames than T, frames shared between the 10
+# clips of 3x10, and wide frames so that the three crops differ.
+VIDEO_LENGTHS = (3, 7, 12, 25, 9)
+NUM_VIDEOS = len(VIDEO_LENGTHS)
 
 
 def _scratch_dir() -> str:
@@ -72,31 +73,16 @@ def write_model_dir(path: str, model, data_dir: str | None = None) -> str:
     return path
 
 
-def write_dataset(path: str, split: str = "validation", num_shards: int = 2) -> str:
-    """Writes ``VIDEOS`` as JPEG shards plus dataset_info.json, as ``stm-keras preprocess``."""
-    os.makedirs(path, exist_ok=True)
-    names = [schema.shard_name(split, i, num_shards) for i in range(num_shards)]
-    writers = [tf.io.TFRecordWriter(os.path.join(path, name)) for name in names]
-    for index, (num_frames, height, width, label) in enumerate(VIDEOS):
-        frames = video_frames(num_frames, height, width, seed=index)
-        record = schema.VideoRecord(
-            video_id=f"video-{index}",
-            frames=[tf.io.encode_jpeg(frame).numpy() for frame in frames],
-            label_index=label,
-            label_text=CLASSES[label],
-            height=height,
-            width=width,
-            fps=12.0,
-        )
-        writers[index % num_shards].write(schema.encode(record))
-    for writer in writers:
-        writer.close()
-    info = {
-        "classes": list(CLASSES),
-        "splits": {split: {"shards": names, "num_examples": len(VIDEOS)}},
-    }
-    with open(os.path.join(path, schema.DATASET_INFO_FILE), "w", encoding="utf-8") as f:
-        json.dump(info, f)
+def write_dataset(path: str) -> str:
+    """Writes the tiny validation split (shards + dataset_info.json) as preprocess would."""
+    synthetic_records.write_dataset(
+        path,
+        num_classes=NUM_CLASSES,
+        videos_per_split={"validation": NUM_VIDEOS},
+        num_frames=VIDEO_LENGTHS,
+        height=36,
+        width=48,
+    )
     return path
 
 

@@ -5,7 +5,7 @@ import os
 import shutil
 
 from click.testing import CliRunner
-from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE, VIDEOS, tiny_model_dir
+from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE, NUM_VIDEOS, tiny_model_dir
 from PIL import Image
 
 from cli.main import app
@@ -35,7 +35,7 @@ def test_evaluate_writes_report_and_confusion_png():
     ).metrics
     for key in ("top1", "top5", "mean_class_accuracy", "per_class_accuracy", "confusion_matrix"):
         assert report[key] == expected[key]
-    assert report["num_videos"] == len(VIDEOS) and report["views_per_video"] == 1
+    assert report["num_videos"] == NUM_VIDEOS and report["views_per_video"] == 1
     assert report["protocol"] == "1x1" and report["split"] == "validation"
     assert report["data_dir"] == os.path.abspath(config["data_dir"])
     assert f"top-1 {100 * expected['top1']:.2f}%" in result.stdout
@@ -55,7 +55,7 @@ def test_evaluate_output_option(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(output.read_text())
     assert report["views_per_video"] == 30
-    assert sum(map(sum, report["confusion_matrix"])) == len(VIDEOS)
+    assert sum(map(sum, report["confusion_matrix"])) == NUM_VIDEOS
     assert (tmp_path / "reports" / "paper.png").is_file()
 
 

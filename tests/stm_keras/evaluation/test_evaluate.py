@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE, VIDEOS, tiny_model_dir
+from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE, NUM_VIDEOS, tiny_model_dir
 
 from stm_keras import model_dir
 from stm_keras.data import sampling, schema, transforms
@@ -56,7 +56,7 @@ def test_evaluate_matches_view_by_view_reference(protocol, batch_size):
 
     np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
     np.testing.assert_array_equal(result.labels, labels)
-    assert sorted(result.video_ids) == [f"video-{i}" for i in range(len(VIDEOS))]
+    assert sorted(result.video_ids) == [f"validation-{i}" for i in range(NUM_VIDEOS)]
     predicted = expected.argmax(axis=1)
     assert result.metrics["top1"] == pytest.approx(np.mean(predicted == labels))
     assert result.metrics["top5"] == 1.0  # top-5 of 3 classes
@@ -68,8 +68,8 @@ def test_evaluate_matches_view_by_view_reference(protocol, batch_size):
         matrix[label, prediction] += 1
     assert result.metrics["confusion_matrix"] == matrix.tolist()
     # Every view went through the model, in batches of batch_size.
-    assert progress[-1] == (len(VIDEOS), len(VIDEOS) * spec.num_views)
-    assert len(progress) == -(-len(VIDEOS) * spec.num_views // batch_size)
+    assert progress[-1] == (NUM_VIDEOS, NUM_VIDEOS * spec.num_views)
+    assert len(progress) == -(-NUM_VIDEOS * spec.num_views // batch_size)
 
 
 def test_unlabelled_split_is_refused(tmp_path):
