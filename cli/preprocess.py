@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import click
@@ -81,6 +82,8 @@ def command(
           --split-id 1 --direct_num_workers=8
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Beam warns at import about Google Cloud client libraries that local runs do not use.
+    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
     from pipelines import preprocess
     from pipelines.items import LayoutError
     from pipelines.readers import FrameOptions

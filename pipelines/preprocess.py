@@ -335,7 +335,12 @@ def run(
         info = _finish(config, listing, splits, summary)
     finally:
         FileSystems.delete([staging])
-    log("preprocess: " + ", ".join(f"{name}={counters.get(name, 0)}" for name in COUNTERS))
+    listed_failures = sum(len(listing.failures[split]) for split in splits)
+    log(
+        "preprocess: Beam counters: "
+        + ", ".join(f"{name}={counters.get(name, 0)}" for name in COUNTERS)
+        + (f" (and {listed_failures} annotation rows failed)" if listed_failures else "")
+    )
     failed_splits = []
     for split in splits:
         stats = info["splits"][split]
@@ -405,7 +410,8 @@ def _listing_lines(listing: Listing, splits: Sequence[str]) -> Iterator[str]:
 def _write_lines(path: str, lines: Iterable[str]) -> None:
     with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         for line in lines:
-            f.write(line.encode("utf-8") + b"\n")
+            # A path that is not UTF-8 (held as surrogates) is written escaped, not fatal.
+            f.write(line.encode("utf-8", "backslashreplace") + b"\n")
 
 
 def _read_summary(prefix: str) -> list[dict[str, Any]]:
