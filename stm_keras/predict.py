@@ -119,6 +119,8 @@ def read_video(path: str, num_segments: int) -> np.ndarray:
                 raise DecodeError(f"{path}: no frame could be decoded")
             indices = sample_indices(decoded, num_segments)
             frames, decoded = _decode_video_frames(path, indices)
+        if len(frames) < len(set(indices)):
+            raise DecodeError(f"{path}: frames {sorted(set(indices) - set(frames))} missing")
     except (av.FFmpegError, OSError, IndexError) as error:
         reason = "no video stream" if isinstance(error, IndexError) else str(error)
         raise DecodeError(f"{path}: cannot decode video ({reason})") from error

@@ -1,5 +1,6 @@
 """Clip readers of predict: PyAV videos of several containers, frame folders, broken inputs."""
 
+import av
 import numpy as np
 import pytest
 from deploy_testing import frame_level, gray_ramp_frames, write_video
@@ -42,6 +43,18 @@ def test_short_video_repeats_frames(tmp_path):
     np.testing.assert_allclose(
         clip.mean(axis=(1, 2, 3)), [frame_level(i) for i in (0, 0, 1, 1)], atol=3
     )
+
+
+def test_video_shorter_than_its_header_is_sampled_from_the_frames_that_exist(tmp_path):
+    path = write_video(str(tmp_path / "full.avi"), gray_ramp_frames(20), "mjpeg")
+    with av.open(path) as container:
+        starts = [p.pos for p in container.demux(video=0) if p.size]
+    # Cut before the 11th frame's chunk header: the AVI header still promises 20 frames.
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes((tmp_path / "full.avi").read_bytes()[: starts[10] - 8])
+    clip = predict.read_clip(str(truncated), T)
+    expected = [frame_level(i) for i in predict.sample_indices(10, T)]
+    np.testing.assert_allclose(clip.mean(axis=(1, 2, 3)), expected, atol=4.5)
 
 
 def test_broken_inputs_are_named(tmp_path):
