@@ -1,0 +1,1 @@
+"""Training: the paper's recipe, distribution strategies, resumable callbacks and `fit`."""

@@ -1,0 +1,442 @@
+"""``stm-keras fit``: trains an STM/TSN model on preprocessed shards into a model directory.
+
+The model directory (see ``stm_keras.model_dir``) ends up holding ``config.json`` (every option),
+``model.keras`` (the final model), ``checkpoints/best.keras`` and ``checkpoints/last.keras``,
+``history.csv`` (one row per epoch), ``logs/`` (TensorBoard) and, while training, ``backup/``
+from which an interrupted run resumes when started again with the same command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from stm_keras import model_dir as model_dir_lib
+from stm_keras.training import recipe
+from stm_keras.training.strategy import (
+    configure_cpu_replicas,
+    is_chief,
+    make_strategy,
+    worker_task,
+)
+
+BACKUP_DIR = "backup"
+CHECKPOINT_DIR = "checkpoints"
+LOG_DIR = "logs"
+HISTORY_FILE = "history.csv"
+BEST_CHECKPOINT = "best.keras"
+LAST_CHECKPOINT = "last.keras"
+WORKERS_DIR = "workers"
+
+
+class FitError(RuntimeError):
+    """A training run cannot start or finish (the message says why)."""
+
+
+class OptionError(ValueError):
+    """An option value, or a combination of options, is invalid (the message names it)."""
+
+
+@dataclasses.dataclass
+class FitOptions:
+    """Every option of ``stm-keras fit``; all are recorded in ``config.json``.
+
+    Defaults are the paper's recipe (see ``stm_keras.training.recipe``). ``lr`` is the learning
+    rate at the paper's global batch and is scaled linearly to the actual one unless
+    ``lr_scaling`` is False. ``partial_bn`` and ``flip`` default to None: partial BN when
+    starting from pretrained weights, flip for datasets whose labels do not depend on direction.
+    """
+
+    data_dir: str
+    model_dir: str
+    arch: str = "stm"
+    depth: int = 50
+    width_multiplier: float = 1.0
+    frames: int = 8
+    image_size: int = 224
+    batch_size: int = 8
+    epochs: int = recipe.PAPER_EPOCHS
+    lr: float = recipe.PAPER_LR
+    lr_steps: tuple[int, ...] = recipe.PAPER_LR_STEPS
+    lr_scaling: bool = True
+    momentum: float = recipe.MOMENTUM
+    weight_decay: float = recipe.WEIGHT_DECAY
+    clip_norm: float = recipe.CLIP_NORM
+    dropout: float = 0.5
+    init: str = "imagenet"
+    init_from: str | None = None
+    partial_bn: bool | None = None
+    flip: bool | None = None
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    strategy: str = "auto"
+    cpu_replicas: int = 0
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    shuffle_buffer: int = 512
+    seed: int | None = None
+    stm_stages: tuple[int, ...] = (2, 3, 4, 5)
+    blocks_per_stage: int | None = None
+    fusion: str = "sum"
+    temporal_conv: str = "channelwise"
+    temporal_init: str = "shift"
+    use_cstm: bool = True
+    use_cmm: bool = True
+    verbose: int = 1
+
+
+def model_kwargs(options: FitOptions, num_classes: int) -> dict[str, Any]:
+    """Keyword arguments of ``stm_keras.models.build_model(options.arch, ...)``."""
+    kwargs: dict[str, Any] = {
+        "depth": options.depth,
+        "num_classes": num_classes,
+        "num_segments": options.frames,
+        "width_multiplier": options.width_multiplier,
+        "dropout": options.dropout,
+        "image_size": options.image_size,
+    }
+    if options.arch == "stm":
+        kwargs.update(
+            stm_stages=list(options.stm_stages),
+            blocks_per_stage=options.blocks_per_stage,
+            fusion=options.fusion,
+            temporal_conv=options.temporal_conv,
+            temporal_init=options.temporal_init,
+            use_cstm=options.use_cstm,
+            use_cmm=options.use_cmm,
+        )
+    return kwargs
+
+
+@dataclasses.dataclass
+class RunSetup:
+    """What a run resolved from its options: sizes, batches, learning rate, steps."""
+
+    strategy: str
+    replicas: int
+    per_replica_batch: int
+    global_batch: int
+    learning_rate: float
+    steps_per_epoch: int
+    validation_steps: int | None
+    train_videos: int
+    validation_videos: int
+    num_classes: int
+    flip: bool
+    partial_bn: bool
+    resume_epoch: int
+
+    def summary(self, options: FitOptions) -> str:
+        """The one-line run summary printed before training."""
+        validation = (
+            f"{self.validation_videos} validation videos" if self.validation_videos else "none"
+        )
+        return (
+            f"fit {options.arch.upper()}-ResNet{options.depth} x{options.width_multiplier:g} "
+            f"T={options.frames} {options.image_size}px | strategy {self.strategy}, "
+            f"{self.replicas} replica(s), batch {self.per_replica_batch}/replica = "
+            f"{self.global_batch} global, lr {self.learning_rate:.4g} | "
+            f"{self.steps_per_epoch} steps/epoch x {options.epochs} epochs | "
+            f"{self.train_videos} train videos, {self.num_classes} classes, validation: "
+            f"{validation} | flip {'on' if self.flip else 'off'}, "
+            f"partial BN {'on' if self.partial_bn else 'off'}"
+            + (f" | resuming at epoch {self.resume_epoch + 1}" if self.resume_epoch else "")
+        )
+
+
+def _check_options(options: FitOptions) -> None:
+    if options.arch not in ("stm", "tsn"):
+        raise OptionError(f"--arch must be stm or tsn, got '{options.arch}'")
+    for name in ("frames", "image_size", "batch_size", "epochs"):
+        if getattr(options, name) < 1:
+            raise OptionError(f"--{name.replace('_', '-')} must be positive")
+    if options.init_from and options.init not in ("none", "imagenet"):
+        raise OptionError("--init PATH and --init-from cannot be combined")
+    if options.init_from and not os.path.isfile(
+        os.path.join(options.init_from, model_dir_lib.MODEL_FILE)
+    ):
+        raise OptionError(
+            f"--init-from {options.init_from}: no {model_dir_lib.MODEL_FILE} there "
+            "(expected the model dir of a finished 'stm-keras fit')"
+        )
+
+
+def _config(options: FitOptions, setup: RunSetup, classes: list[str], dataset: str) -> dict:
+    config = dataclasses.asdict(options)
+    config.update(
+        classes=classes,
+        dataset=dataset,
+        model=model_kwargs(options, len(classes)),
+        run={
+            key: value
+            for key, value in dataclasses.asdict(setup).items()
+            if key not in ("resume_epoch",)
+        },
+    )
+    config["lr_steps"] = list(options.lr_steps)
+    config["stm_stages"] = list(options.stm_stages)
+    return config
+
+
+def _check_resumable(model_dir: str, config: dict, resume_epoch: int) -> None:
+    if not resume_epoch:
+        return
+    path = os.path.join(model_dir, model_dir_lib.CONFIG_FILE)
+    if not os.path.isfile(path):
+        return
+    previous = model_dir_lib.load_config(model_dir)
+    for key in ("arch", "model", "frames", "image_size"):
+        if previous.get(key) != config.get(key):
+            raise FitError(
+                f"{model_dir} holds an interrupted run with a different '{key}' "
+                f"({previous.get(key)!r} there, {config.get(key)!r} now): resume it with the "
+                f"same options, or delete {os.path.join(model_dir, BACKUP_DIR)} to start over"
+            )
+
+
+def _initialise(model: Any, options: FitOptions, log: Callable[[str], None]) -> None:
+    from stm_keras.models import load_imagenet_weights
+
+    if options.init_from:
+        source = model_dir_lib.load_model(options.init_from)
+        copied = _copy_matching_weights(source, model)
+        if not copied:
+            raise FitError(f"--init-from {options.init_from}: no layer matches this model")
+        log(f"init: {copied} layers copied from {options.init_from}")
+    elif options.init != "none":
+        try:
+            load_imagenet_weights(model, options.init)
+        except Exception as error:  # noqa: BLE001 - any failure means no usable weights
+            raise FitError(f"--init {options.init}: {error}") from error
+        log(f"init: ImageNet weights from {options.init}")
+
+
+def _copy_matching_weights(source: Any, target: Any) -> int:
+    """Copies weights layer by layer where names and shapes match (skips e.g. the classifier)."""
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = 0
+    for layer in target.layers:
+        other = by_name.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        weights = other.get_weights()
+        if [w.shape for w in weights] == [tuple(v.shape) for v in layer.weights]:
+            layer.set_weights(weights)
+            copied += 1
+    return copied
+
+
+def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Trains as ``options`` say and writes the model directory.
+
+    Returns:
+        The final epoch's logs (loss, top1, top5 and their ``val_`` counterparts).
+
+    Raises:
+        OptionError: for an invalid option or combination (the message names it).
+        FitError: when the data, the initial weights or a previous run's state are unusable.
+    """
+    _check_options(options)
+    if options.cpu_replicas > 1:
+        configure_cpu_replicas(options.cpu_replicas)
+
+    import keras
+    import tensorflow as tf
+
+    from stm_keras.data import augment, input_pipeline
+    from stm_keras.models import build_model
+    from stm_keras.training import callbacks as callbacks_lib
+
+    try:
+        strategy = make_strategy(options.strategy, options.cpu_replicas)
+    except ValueError as error:
+        raise OptionError(str(error)) from error
+    if options.seed is not None:
+        keras.utils.set_random_seed(options.seed)
+    try:
+        train = input_pipeline.load_split(options.data_dir, "train")
+        try:
+            validation = input_pipeline.load_split(options.data_dir, "validation")
+        except ValueError:
+            validation = None
+    except (FileNotFoundError, ValueError) as error:
+        raise FitError(str(error)) from error
+    classes = train.classes or [str(i) for i in range(_num_labels(train.files))]
+    flip = augment.default_flip(train.dataset) if options.flip is None else options.flip
+    try:
+        augment.check_flip(train.dataset, flip)
+    except ValueError as error:
+        raise OptionError(f"--flip: {error}") from error
+    partial_bn = (
+        options.partial_bn
+        if options.partial_bn is not None
+        else options.init != "none" or bool(options.init_from)
+    )
+
+    replicas = strategy.num_replicas_in_sync
+    global_batch = options.batch_size * replicas
+    steps = options.steps_per_epoch or max(train.num_examples // global_batch, 1)
+    learning_rate = (
+        recipe.scaled_learning_rate(options.lr, global_batch, options.frames)
+        if options.lr_scaling
+        else options.lr
+    )
+    validation_steps = options.validation_steps
+    if validation is not None and validation_steps is None:
+        validation_steps = -(-validation.num_examples // global_batch)
+
+    chief = is_chief()
+    output_dir = options.model_dir
+    if options.strategy == "multiworker" and not chief:
+        task_type, index = worker_task()
+        output_dir = os.path.join(options.model_dir, WORKERS_DIR, f"{task_type}-{index}")
+    backup_dir = os.path.join(output_dir, BACKUP_DIR)
+    resume_epoch = callbacks_lib.EpochBackup.saved_epoch(backup_dir)
+
+    setup = RunSetup(
+        strategy=type(strategy).__name__,
+        replicas=replicas,
+        per_replica_batch=options.batch_size,
+        global_batch=global_batch,
+        learning_rate=learning_rate,
+        steps_per_epoch=steps,
+        validation_steps=validation_steps,
+        train_videos=train.num_examples,
+        validation_videos=validation.num_examples if validation else 0,
+        num_classes=len(classes),
+        flip=flip,
+        partial_bn=partial_bn,
+        resume_epoch=resume_epoch,
+    )
+    config = _config(options, setup, classes, train.dataset)
+    _check_resumable(options.model_dir, config, resume_epoch)
+    if chief:
+        model_dir_lib.save_config(options.model_dir, config)
+    log(setup.summary(options))
+
+    if options.mixed_precision:
+        policy = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+        keras.mixed_precision.set_dtype_policy(policy)
+    with strategy.scope():
+        model = build_model(options.arch, **model_kwargs(options, len(classes)))
+        _initialise(model, options, log)
+        if partial_bn:
+            recipe.freeze_batch_norm_except_first(model)
+        recipe.apply_weight_decay(model, options.weight_decay)
+        schedule = recipe.step_schedule(learning_rate, options.lr_steps, steps)
+        model.compile(
+            optimizer=recipe.make_optimizer(schedule, options.momentum, options.clip_norm),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=recipe.metrics(len(classes)),
+            jit_compile=options.jit_compile,
+        )
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _build_without_cross_worker_reduce(model, strategy, options)
+
+    data_options = {
+        "num_frames": options.frames,
+        "image_size": options.image_size,
+        "seed": options.seed,
+    }
+    train_data = input_pipeline.distributed_dataset(
+        strategy,
+        train.files,
+        global_batch,
+        training=True,
+        flip=flip,
+        shuffle_buffer=options.shuffle_buffer,
+        **data_options,
+    )
+    validation_data = None
+    if validation is not None and validation_steps:
+        validation_data = input_pipeline.distributed_dataset(
+            strategy,
+            validation.files,
+            global_batch,
+            training=False,
+            repeat=True,
+            **data_options,
+        )
+
+    monitor = "val_top1" if validation_data is not None else "top1"
+    os.makedirs(os.path.join(output_dir, CHECKPOINT_DIR), exist_ok=True)
+    history_path = os.path.join(output_dir, HISTORY_FILE)
+    best = keras.callbacks.ModelCheckpoint(
+        os.path.join(output_dir, CHECKPOINT_DIR, BEST_CHECKPOINT),
+        monitor=monitor,
+        mode="max",
+        save_best_only=True,
+        initial_value_threshold=callbacks_lib.best_so_far(history_path, monitor, resume_epoch),
+    )
+    callbacks = [
+        callbacks_lib.HistoryCSV(history_path, resume_epoch),
+        best,
+        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR, LAST_CHECKPOINT)),
+        callbacks_lib.TensorBoardScalars(os.path.join(output_dir, LOG_DIR)),
+        # Last, so that history and checkpoints of an epoch exist before it is committed.
+        callbacks_lib.EpochBackup(backup_dir),
+    ]
+    history = model.fit(
+        train_data,
+        epochs=options.epochs,
+        steps_per_epoch=steps,
+        validation_data=validation_data,
+        validation_steps=validation_steps if validation_data is not None else None,
+        callbacks=callbacks,
+        verbose=options.verbose,
+        shuffle=False,
+    )
+    if chief:
+        model.save(os.path.join(options.model_dir, model_dir_lib.MODEL_FILE))
+        log(f"model written to {os.path.join(options.model_dir, model_dir_lib.MODEL_FILE)}")
+    # The backup goes only once the final model is written, so a kill in between still resumes.
+    shutil.rmtree(output_dir if not chief else backup_dir, ignore_errors=True)
+    if not chief:
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(output_dir))
+    return {key: values[-1] for key, values in history.history.items() if values}
+
+
+def _build_without_cross_worker_reduce(model: Any, strategy: Any, options: FitOptions) -> None:
+    """Works around keras-team/keras#20585 under ``MultiWorkerMirroredStrategy``.
+
+    Keras 3.15's ``fit`` fails twice across workers: (1) it builds metrics and optimizer from a
+    first batch that it averages with ``strategy.reduce(..., axis=None)`` ("Attempt to convert a
+    value (PerReplica...) to a Tensor"); building from a local zero batch of the right shape
+    gives the same variables. (2) It reduces each step's scalar logs with
+    ``strategy.reduce("MEAN", v, axis=0)`` ("Invalid reduction dimension 0"); metric variables
+    are all-reduced on every update, so every replica already holds the global value and
+    taking the first replica's ("first") is exact.
+    """
+    import tensorflow as tf
+
+    clip = tf.zeros([options.batch_size, options.frames, options.image_size, options.image_size, 3])
+    batch = (clip, tf.zeros([options.batch_size], tf.int32))
+
+    def symbolic_build(iterator: Any = None, data_batch: Any = None) -> None:
+        with strategy.scope():
+            model._symbolic_build(data_batch=batch)
+
+    def with_rank_one_logs(step: Callable[[Any], dict]) -> Callable[[Any], dict]:
+        def wrapped(data: Any) -> dict:
+            return {key: tf.reshape(value, [1]) for key, value in step(data).items()}
+
+        return wrapped
+
+    model._maybe_symbolic_build = symbolic_build
+    model.train_step = with_rank_one_logs(model.train_step)
+    model.test_step = with_rank_one_logs(model.test_step)
+
+
+def _num_labels(files: list[str]) -> int:
+    import tensorflow as tf
+
+    from stm_keras.data import schema
+
+    labels = tf.data.TFRecordDataset(files).map(lambda s: schema.parse(s)["label"])
+    return int(labels.reduce(tf.constant(0, tf.int64), tf.maximum)) + 1

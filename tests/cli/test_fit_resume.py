@@ -1,0 +1,61 @@
+"""Kill `stm-keras fit` (SIGKILL) after an epoch's backup, run it again: it resumes."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stm_keras import model_dir
+from stm_keras.data import synthetic_records
+
+STM_KERAS = str(Path(sys.executable).parent / "stm-keras")
+EPOCHS = 4
+STEPS = 2
+
+
+def _command(records, run):
+    return [
+        STM_KERAS, "fit", "--data-dir", records, "--model-dir", run,
+        "--depth", "18", "--width-multiplier", "0.125", "--frames", "2", "--image-size", "32",
+        "--init", "none", "--batch-size", "2", "--epochs", str(EPOCHS),
+        "--steps-per-epoch", str(STEPS), "--validation-steps", "1", "--verbose", "2",
+    ]  # fmt: skip
+
+
+def test_killed_fit_resumes_at_the_last_completed_epoch(tmp_path):
+    records, run = str(tmp_path / "records"), str(tmp_path / "run")
+    synthetic_records.write_dataset(records, num_classes=2)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    state = Path(run) / "backup" / "state.json"
+    first = subprocess.Popen(
+        _command(records, run), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not state.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.exists(), first.communicate()[0].decode()[-3000:]
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        first.wait()
+    completed = json.loads(state.read_text())["epoch"]
+    assert 1 <= completed < EPOCHS
+
+    second = subprocess.run(_command(records, run), env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"resuming at epoch {completed + 1}" in second.stdout
+    # Keras prints only the epochs this run trained.
+    assert f"Epoch {completed}/{EPOCHS}" not in second.stdout
+    assert f"Epoch {EPOCHS}/{EPOCHS}" in second.stdout
+
+    with open(os.path.join(run, "history.csv")) as f:
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == list(range(EPOCHS))
+    # The optimizer state came back too: its step count is that of an uninterrupted run.
+    model = model_dir.load_model(run, compile=True)
+    assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS
+    assert not os.path.exists(os.path.join(run, "backup"))
