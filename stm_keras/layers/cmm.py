@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from stm_keras.layers.channelwise_temporal_conv import temporal_convolution
 from stm_keras.layers.conv_bn import batch_norm, conv2d
 
 
@@ -79,14 +80,23 @@ class CMM(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         reduced = self.reduce_bn(self.reduce_conv(inputs), training=training)
-        shifted = self.motion_conv(reduced)
+        filtered = self.motion_conv(reduced)
+        channels = reduced.shape[-1]
+        # A temporal kernel [0, 0, 1] brings frame t+1 to t (zeros into each clip's last frame).
+        dtype = keras.backend.standardize_dtype(reduced.dtype)
+        next_frame = np.zeros((3, channels), dtype=dtype)
+        next_frame[2] = 1.0
+        following = temporal_convolution(
+            filtered, ops.convert_to_tensor(next_frame), self.num_segments
+        )
+        has_next = np.ones((1, self.num_segments, 1, 1), dtype=dtype)
+        has_next[0, -1] = 0.0
         shape = ops.shape(reduced)
-        clip_shape = (-1, self.num_segments, shape[1], shape[2], shape[3])
-        reduced = ops.reshape(reduced, clip_shape)
-        shifted = ops.reshape(shifted, clip_shape)
-        motion = shifted[:, 1:] - reduced[:, :-1]
-        motion = ops.pad(motion, ((0, 0), (0, 1), (0, 0), (0, 0), (0, 0)))
-        out = self.expand_conv(ops.reshape(motion, shape))
+        motion = ops.reshape(
+            following - reduced, (-1, self.num_segments, shape[1] * shape[2], channels)
+        )
+        motion = ops.reshape(motion * has_next, shape)
+        out = self.expand_conv(motion)
         if self.pool is not None:
             out = self.pool(out)
         return out

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from layer_harness import run_layer_test
 
 from stm_keras.layers import ChannelwiseTemporalConv, temporal_kernel_init
@@ -72,14 +73,27 @@ def test_identity_init_is_the_identity(mode):
     np.testing.assert_allclose(np.asarray(y), x, atol=1e-6)
 
 
+@pytest.mark.parametrize("implementation", ["slice", "conv"])
 @pytest.mark.parametrize("mode", ["channelwise", "full"])
-def test_matches_reference_with_random_kernel(mode):
+def test_matches_reference_with_random_kernel(mode, implementation):
     x = _clips(channels=6, seed=1)
-    layer = ChannelwiseTemporalConv(FRAMES, mode=mode)
+    layer = ChannelwiseTemporalConv(FRAMES, mode=mode, implementation=implementation)
     layer.build(x.shape)
     kernel = np.random.default_rng(2).normal(size=layer.temporal_kernel.shape).astype("float32")
     layer.temporal_kernel.assign(kernel)
     np.testing.assert_allclose(np.asarray(layer(x)), _reference(x, kernel, mode), atol=1e-5)
+
+
+def test_auto_implementation_under_xla_matches_reference():
+    x = _clips(channels=6, seed=3)
+    layer = ChannelwiseTemporalConv(FRAMES)
+    layer.build(x.shape)
+    kernel = np.random.default_rng(4).normal(size=(3, 6)).astype("float32")
+    layer.temporal_kernel.assign(kernel)
+    compiled = tf.function(layer.call, jit_compile=True)
+    np.testing.assert_allclose(
+        np.asarray(compiled(x)), _reference(x, kernel, "channelwise"), atol=1e-5
+    )
 
 
 def test_rejects_unknown_options():
@@ -87,3 +101,5 @@ def test_rejects_unknown_options():
         ChannelwiseTemporalConv(FRAMES, temporal_init="zeros")
     with pytest.raises(ValueError, match="mode"):
         ChannelwiseTemporalConv(FRAMES, mode="grouped")
+    with pytest.raises(ValueError, match="implementation"):
+        ChannelwiseTemporalConv(FRAMES, implementation="cuda")
