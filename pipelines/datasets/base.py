@@ -17,6 +17,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.items import Failure, LayoutError, VideoItem
 from stm_keras.data import schema
 
+NO_LABEL = schema.NO_LABEL
+
 
 @dataclasses.dataclass
 class Listing:
@@ -132,6 +134,3 @@ def class_index(classes: Sequence[str]) -> dict[str, int]:
 def label_failure(label: str, label_source: str) -> str:
     """The failure reason for a label missing from the dataset's classes."""
     return f"label '{label}' is not in {label_source}"
-
-
-NO_LABEL = schema.NO_LABEL

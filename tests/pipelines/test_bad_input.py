@@ -5,8 +5,9 @@ import json
 import os
 import shutil
 
+from pipeline_testing import failures_of, read_records, run_job
+
 from pipelines.synth.layouts import write_synthetic
-from tests.pipelines.conftest import failures_of, read_records, run_job
 
 
 def _reasons(output_dir, split):

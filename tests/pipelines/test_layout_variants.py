@@ -3,8 +3,9 @@
 import os
 import shutil
 
+from pipeline_testing import read_records, run_job
+
 from pipelines.synth.layouts import write_synthetic
-from tests.pipelines.conftest import read_records, run_job
 
 
 def test_jester_re_release_label_file_names(jester_data, tmp_path):

@@ -3,11 +3,11 @@
 import os
 
 import pytest
+from pipeline_testing import read_records, run_job
 
 from pipelines import preprocess
 from pipelines.items import LayoutError
 from pipelines.synth.layouts import write_synthetic
-from tests.pipelines.conftest import read_records, run_job
 
 
 def _files(directory):
