@@ -145,11 +145,11 @@ class ReadVideoFn(beam.DoFn):
         self,
         frame_options: FrameOptions,
         spill_dir: str,
-        progress_seconds: float = PROGRESS_SECONDS,
+        progress_seconds: float | None = None,
     ):
         self.frame_options = frame_options
         self.spill_dir = spill_dir
-        self.progress_seconds = progress_seconds
+        self.progress_seconds = PROGRESS_SECONDS if progress_seconds is None else progress_seconds
         self.counters = {name: Metrics.counter(METRICS_NAMESPACE, name) for name in COUNTERS}
 
     def setup(self) -> None:

@@ -89,3 +89,19 @@ def test_pipeline_options_default_to_a_multi_process_direct_runner():
     ).get_all_options()
     assert options["runner"] == "FlinkRunner"
     assert options["direct_running_mode"] == "in_memory"
+
+
+def test_workers_report_progress_and_the_job_its_counters(
+    jester_data, tmp_path, monkeypatch, capfd
+):
+    raw, _ = jester_data
+    monkeypatch.setattr(preprocess, "PROGRESS_SECONDS", 0.0)
+    lines = []
+    preprocess.run(
+        preprocess.PreprocessConfig("jester", str(raw), str(tmp_path), splits=("train",)),
+        ["--direct_running_mode=in_memory"],
+        log=lines.append,
+    )
+    assert "preprocess: worker" in capfd.readouterr().err
+    assert "preprocess: Beam counters: videos=4, frames=24, bytes=" in "\n".join(lines)
+    assert "preprocess: train: read 4 = written 4 + failed 0; 1 shards, 24 frames" in lines[-1]
