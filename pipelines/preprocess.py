@@ -371,14 +371,16 @@ def _prepare_output_dir(output_dir: str, overwrite: bool) -> None:
 
     Files this job did not write (notes, other tools' outputs) are left alone.
     """
-    if not FileSystems.exists(output_dir):
+    if "://" in output_dir:
+        # Object stores have no directories: list what lies under the prefix.
+        pattern = FileSystems.join(output_dir, "*")
+        matched = FileSystems.match([pattern])[0].metadata_list
+        existing = [m.path.rsplit("/", 1)[-1] for m in matched]
+    elif os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise LayoutError(f"output dir {output_dir} is a file")
+    elif not os.path.isdir(output_dir):
         FileSystems.mkdirs(output_dir)
         return
-    if "://" in output_dir:
-        pattern = FileSystems.join(output_dir, "*")
-        existing = [
-            m.path.rsplit("/", 1)[-1] for m in FileSystems.match([pattern])[0].metadata_list
-        ]
     else:
         existing = os.listdir(output_dir)
     if existing and not overwrite:
