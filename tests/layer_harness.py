@@ -1,8 +1,9 @@
 """One test harness for every STM layer and model (in the manner of keras-hub's test_case.py).
 
 Each check builds the object afresh and asserts: config round trip, symbolic and eager calls
-with the expected output shape, one ``fit`` step that moves the weights, a mixed_float16
-forward pass, and ``.keras`` save/load with equal outputs.
+with the expected output shape, one ``fit`` step that moves the weights, mixed_float16 and
+mixed_bfloat16 forward passes (float32 variables; float32 logits for models), and ``.keras``
+save/load with equal outputs.
 """
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ def run_layer_test(
     _fit_one_step(model, input_data, expected_output_shape)
     _assert_save_load(model, input_data, str(tmp_path))
 
-    mixed = layer_cls(**{**init_kwargs, "dtype": "mixed_float16"})
-    half = mixed(input_data)
-    assert keras.backend.standardize_dtype(half.dtype) == "float16"
-    assert np.all(np.isfinite(np.asarray(half, dtype="float32")))
-    assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in mixed.weights)
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        mixed = layer_cls(**{**init_kwargs, "dtype": policy})
+        half = mixed(input_data)
+        assert keras.backend.standardize_dtype(half.dtype) == policy.removeprefix("mixed_")
+        assert np.all(np.isfinite(np.asarray(keras.ops.cast(half, "float32"))))
+        assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in mixed.weights)
     return layer
 
 
@@ -106,13 +108,14 @@ def run_model_test(
     _fit_one_step(model, input_data, expected_output_shape)
 
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
-        mixed = build(**build_kwargs)
-    finally:
-        keras.config.set_dtype_policy(previous)
-    logits = mixed(input_data, training=False)
-    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
-    assert np.all(np.isfinite(np.asarray(logits)))
-    assert any(layer.compute_dtype == "float16" for layer in mixed.layers)
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        keras.config.set_dtype_policy(policy)
+        try:
+            mixed = build(**build_kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        logits = mixed(input_data, training=False)
+        assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+        assert np.all(np.isfinite(np.asarray(logits)))
+        assert any(layer.compute_dtype == policy.removeprefix("mixed_") for layer in mixed.layers)
     return model

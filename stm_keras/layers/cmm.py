@@ -83,14 +83,13 @@ class CMM(keras.layers.Layer):
         filtered = self.motion_conv(reduced)
         channels = reduced.shape[-1]
         # A temporal kernel [0, 0, 1] brings frame t+1 to t (zeros into each clip's last frame).
-        dtype = keras.backend.standardize_dtype(reduced.dtype)
-        next_frame = np.zeros((3, channels), dtype=dtype)
+        next_frame = np.zeros((3, channels), dtype="float32")
         next_frame[2] = 1.0
-        following = temporal_convolution(
-            filtered, ops.convert_to_tensor(next_frame), self.num_segments
-        )
-        has_next = np.ones((1, self.num_segments, 1, 1), dtype=dtype)
+        next_frame = ops.cast(next_frame, reduced.dtype)
+        following = temporal_convolution(filtered, next_frame, self.num_segments)
+        has_next = np.ones((1, self.num_segments, 1, 1), dtype="float32")
         has_next[0, -1] = 0.0
+        has_next = ops.cast(has_next, reduced.dtype)
         shape = ops.shape(reduced)
         motion = ops.reshape(
             following - reduced, (-1, self.num_segments, shape[1] * shape[2], channels)

@@ -30,7 +30,8 @@ def _scaled(width: int, width_multiplier: float) -> int:
     return max(1, int(round(width * width_multiplier)))
 
 
-def _spatial_shape(image_size: int | Sequence[int] | None) -> tuple[int | None, int | None]:
+def spatial_shape(image_size: int | Sequence[int] | None) -> tuple[int | None, int | None]:
+    """``(height, width)`` of an ``image_size`` given as one side, a pair or None."""
     if image_size is None:
         return (None, None)
     if isinstance(image_size, int):
@@ -106,7 +107,7 @@ def build_stm_resnet(
             f"num_segments and num_classes must be >= 1: {num_segments}, {num_classes}"
         )
     bottleneck, blocks = RESNET_LAYOUTS[depth]
-    height, width = _spatial_shape(image_size)
+    height, width = spatial_shape(image_size)
 
     clips = keras.Input(shape=(num_segments, height, width, 3), name="clips")
     x = FoldFrames(name="fold_frames")(clips)

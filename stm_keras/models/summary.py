@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from stm_keras.models.stm_resnet import _spatial_shape
+from stm_keras.models.stm_resnet import spatial_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +75,11 @@ def _part(layer_name: str) -> str:
 
 
 def layer_multiply_adds(layer: keras.layers.Layer, input_shape: tuple, output_shape: tuple) -> int:
-    """Multiply-adds of one call of ``layer`` (shapes with a concrete batch)."""
+    """Multiply-adds of one call of ``layer`` (shapes with a concrete batch).
+
+    Raises:
+        ValueError: for a layer with weights that has no counting rule (e.g. ``STMBlock``).
+    """
     if hasattr(layer, "multiply_adds"):
         return int(layer.multiply_adds(tuple(input_shape)))
     if isinstance(layer, keras.layers.DepthwiseConv2D):
@@ -85,6 +89,11 @@ def layer_multiply_adds(layer: keras.layers.Layer, input_shape: tuple, output_sh
         return int(np.prod(output_shape)) * int(np.prod(layer.kernel_size)) * in_channels
     if isinstance(layer, keras.layers.Dense):
         return int(np.prod(output_shape)) * input_shape[-1]
+    if layer.weights and not isinstance(layer, keras.layers.BatchNormalization):
+        raise ValueError(
+            f"cannot count the multiply-adds of layer {layer.name} ({type(layer).__name__}); "
+            "summarize counts models built by build_stm_resnet/build_tsn_resnet"
+        )
     return 0
 
 
@@ -122,7 +131,7 @@ def summarize(
     Returns:
         A ``ModelSummary``; ``print(summary.format())`` prints the report.
     """
-    size = _spatial_shape(image_size)
+    size = spatial_shape(image_size)
     concrete = _with_concrete_input(model, frames, size)
     by_part = {"backbone": 0, "temporal": 0, "motion": 0, "classifier": 0}
     for layer in concrete.layers:

@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from stm_keras.layers import ChannelwiseTemporalConv
+from stm_keras.layers import ChannelwiseTemporalConv, STMBlock
 from stm_keras.models import build_stm_resnet, build_tsn_resnet, summarize
 from stm_keras.models.summary import layer_multiply_adds
 
@@ -30,6 +30,10 @@ def test_counting_rules():
     assert layer_multiply_adds(keras.layers.Dense(5), (2, 7), (2, 5)) == 70
     assert layer_multiply_adds(ChannelwiseTemporalConv(2), (4, 3, 3, 6), (4, 3, 3, 6)) == 648
     assert layer_multiply_adds(keras.layers.ReLU(), (4, 3), (4, 3)) == 0
+    block = STMBlock(4, 2)
+    block.build((2, 4, 4, 16))
+    with pytest.raises(ValueError, match="cannot count"):
+        layer_multiply_adds(block, (2, 4, 4, 16), (2, 4, 4, 16))
 
 
 def test_summary_is_deterministic_and_checks_frames():
