@@ -107,3 +107,14 @@ def test_errors_are_clear(resnet50, monkeypatch):
     monkeypatch.setitem(imagenet_module.APPLICATIONS, 50, offline)
     with pytest.raises(RuntimeError, match="pass a local file"):
         load_imagenet_weights(narrow, "imagenet")
+
+
+def test_loads_a_weights_file(resnet50, tmp_path):
+    path = str(tmp_path / "resnet50_notop.weights.h5")
+    resnet50.save_weights(path)
+    tsn = build_tsn_resnet(50, num_classes=3, num_segments=FRAMES)
+    assert len(load_imagenet_weights(tsn, path, input_normalization="caffe")) == 106
+    np.testing.assert_array_equal(
+        np.asarray(tsn.get_layer("conv5_block3_3_conv").kernel),
+        np.asarray(resnet50.get_layer("conv5_block3_3_conv").kernel),
+    )
