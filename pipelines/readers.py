@@ -209,6 +209,8 @@ def read_video_file(sources: Sequence[str], options: FrameOptions) -> Frames:
 
     path = first_existing(sources)
     data = read_bytes(path)
+    # Frames are resized as they are decoded, so memory holds the video at the stored size
+    # (a long full-HD original would not fit many times over in a worker).
     images = []
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
@@ -219,21 +221,23 @@ def read_video_file(sources: Sequence[str], options: FrameOptions) -> Frames:
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else 0.0
             expected = _expected_frames(container, stream, fps)
-            images = [frame.to_image() for frame in container.decode(stream)]
+            for frame in container.decode(stream):
+                image = frame.to_image()
+                size = scaled_size(*image.size, options.short_side)
+                if size != image.size:
+                    image = image.resize(size, Image.Resampling.BILINEAR)
+                images.append(image)
     except av.FFmpegError as error:
         raise BadInputError(f"cannot decode video {path}: {error}") from error
     if not images:
         raise BadInputError(f"no decodable frames in {path}")
     if expected and len(images) < expected * (1 - TRUNCATION_TOLERANCE) - 1:
         raise BadInputError(f"truncated video {path}: decoded {len(images)} of {expected} frames")
+    if len({image.size for image in images}) > 1:
+        raise BadInputError(f"frame size changes within {path}")
     chosen = evenly_spaced(len(images), options.max_frames)
-    width, height = scaled_size(*images[0].size, options.short_side)
-    jpegs = []
-    for index in chosen:
-        image = images[index]
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
-        jpegs.append(encode_jpeg(image, options.jpeg_quality))
+    jpegs = [encode_jpeg(images[index], options.jpeg_quality) for index in chosen]
+    width, height = images[0].size
     return Frames(jpegs, height, width, fps * len(chosen) / len(images), path)
 
 

@@ -93,3 +93,19 @@ def test_records_parse_in_the_tf_graph(jester_data, tmp_path):
     assert len(parsed) == 4
     assert all(int(p["num_frames"]) == p["frames"].shape[0] == NUM_FRAMES for p in parsed)
     assert {int(p["height"]) for p in parsed} == {100}
+
+
+def test_videos_are_resized_and_subsampled(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    videos = write_synthetic("ucf101", str(raw), videos_per_class=3, num_classes=1, num_frames=6)
+    run_job("ucf101", raw, out, splits=("test",), short_side=24, max_frames=4)
+
+    (record,) = read_records(out, "test")
+    (video,) = [v for v in videos if v.video_id == record.video_id]
+    # 48x64 videos: the short side goes to 24, the aspect ratio stays.
+    assert (record.height, record.width, record.num_frames) == (24, 32, 4)
+    assert record.fps == pytest.approx(25.0 * 4 / 6)
+    source = decode_video(video.path)
+    for jpeg, index in zip(record.frames, evenly_spaced(6, 4), strict=True):
+        small = source[index].reshape(24, 2, 32, 2, 3).mean(axis=(1, 3))
+        assert np.abs(decode_jpeg(jpeg) - small).mean() < JPEG_TOLERANCE
