@@ -97,3 +97,36 @@ def preprocess(workers: str, **options) -> None:
             f"expected e.g. 1,2, got {workers!r}", param_hint="--workers"
         ) from None
     click.echo(measure_preprocess_speed(workers=counts, **options).format())
+
+
+@command.command("input")
+@click.option(
+    "--config",
+    "configs",
+    type=click.Choice(["demo", "paper", "both"]),
+    default="both",
+    help="demo: ResNet18 x0.25, T=8, 64px; paper: ResNet50, T=8, 224px.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="A 'stm-keras preprocess' output to read [default: synthetic shards].",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Clips per batch.")
+@click.option("--steps", type=click.IntRange(min=1), default=10, help="Timed batches/steps.")
+@click.option("--warmup", type=click.IntRange(min=0), default=2, help="Untimed batches first.")
+@click.option("--mixed-precision", is_flag=True, help="Train step in mixed precision.")
+@click.option("--jit-compile", is_flag=True, help="XLA-compile the train step.")
+def input_pipeline(configs: str, **options) -> None:
+    """Clips/s the tf.data input pipeline delivers vs clips/s a train step consumes.
+
+    \b
+    Example (the paper's config with few steps, on a GPU):
+      stm-keras bench input --config paper --steps 20 --mixed-precision
+    """
+    from stm_keras.training.input_benchmark import measure_input_pipeline
+
+    names = ("demo", "paper") if configs == "both" else (configs,)
+    for result in measure_input_pipeline(names, **options):
+        click.echo(result.format())

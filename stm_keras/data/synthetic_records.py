@@ -18,9 +18,18 @@ DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
 def synthetic_frames(
-    label: int, num_frames: int, height: int, width: int, rng: np.random.Generator
+    label: int,
+    num_frames: int,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    noise: int = 0,
 ) -> list[np.ndarray]:
-    """uint8 ``[height, width, 3]`` frames of one synthetic video of class ``label``."""
+    """uint8 ``[height, width, 3]`` frames of one synthetic video of class ``label``.
+
+    ``noise`` > 0 adds uniform pixel noise of that amplitude, which makes JPEGs as large (and
+    as slow to decode) as natural video frames.
+    """
     tint = np.array([(label * 67) % 256, (label * 139 + 60) % 256, (label * 29 + 120) % 256])
     side = max(2, min(height, width) // 4)
     dy, dx = DIRECTIONS[label % len(DIRECTIONS)]
@@ -33,6 +42,9 @@ def synthetic_frames(
         y = (y0 + dy * t * max(1, height // num_frames)) % (height - side + 1)
         x = (x0 + dx * t * max(1, width // num_frames)) % (width - side + 1)
         frame[y : y + side, x : x + side] = 255
+        if noise:
+            jitter = rng.integers(-noise, noise + 1, frame.shape)
+            frame = np.clip(frame.astype(np.int16) + jitter, 0, 255).astype(np.uint8)
         frames.append(frame)
     return frames
 
@@ -47,6 +59,7 @@ def write_dataset(
     num_shards: int = 2,
     dataset: str = "synthetic",
     seed: int = 0,
+    noise: int = 0,
 ) -> dict:
     """Writes ``<split>-*.tfrecord`` shards and ``dataset_info.json`` into ``output_dir``.
 
@@ -61,6 +74,7 @@ def write_dataset(
         num_shards: int. Shards per split. Defaults to 2.
         dataset: str. Dataset name recorded in dataset_info.json. Defaults to "synthetic".
         seed: int. Seed of the square positions. Defaults to 0.
+        noise: int. Pixel noise amplitude (see :func:`synthetic_frames`). Defaults to 0.
 
     Returns:
         The dataset_info dict that was written.
@@ -78,7 +92,8 @@ def write_dataset(
         writers = [tf.io.TFRecordWriter(os.path.join(output_dir, name)) for name in shards]
         for index in range(count):
             label = index % num_classes
-            frames = synthetic_frames(label, lengths[index % len(lengths)], height, width, rng)
+            length = lengths[index % len(lengths)]
+            frames = synthetic_frames(label, length, height, width, rng, noise)
             record = schema.VideoRecord(
                 video_id=f"{split}-{index}",
                 frames=[tf.io.encode_jpeg(frame, quality=90).numpy() for frame in frames],
