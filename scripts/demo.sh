@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the whole STM path on a CPU in a few minutes, with `stm-keras` from .venv/bin.
-#   synth (Jester layout, direction classes) -> preprocess (Beam) -> fit (small STM) -> ...
+#   synth (Jester layout, direction classes) -> preprocess (Beam) -> fit (small STM)
+#   -> evaluate (3x10) -> export (SavedModel) -> predict (frame folders, WebM).
 # Every output goes under $DEMO_DIR (git-ignored), which is recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,3 +51,50 @@ echo "  TFRecords:      $RECORDS_DIR (dataset_info.json lists shards and classes
 echo "  trained model:  $MODEL_DIR/model.keras (config.json: every fit option)"
 echo "  checkpoints:    $MODEL_DIR/checkpoints/{best,last}.keras"
 echo "  history:        $MODEL_DIR/history.csv, TensorBoard logs in $MODEL_DIR/logs"
+
+# --- evaluate -> export -> predict (docs/deployment.md) ---
+SAVED_MODEL=$DEMO_DIR/saved_model     # TensorFlow SavedModel: raw uint8 video in, probabilities out
+EVAL_REPORT=$MODEL_DIR/eval-validation-3x10.json
+
+step "evaluate: validation split, the paper's 3x10 protocol (3 crops x 10 clips per video)"
+stm-keras evaluate --model-dir "$MODEL_DIR" --protocol 3x10 --batch-size 60
+
+step "export: SavedModel with frame sampling, resize, crop and normalization in the graph"
+stm-keras export --model-dir "$MODEL_DIR" --output "$SAVED_MODEL"
+
+step "predict: two validation clips of different classes as frame folders, one also as WebM"
+mapfile -t PREDICT_CLIPS < <(awk -F';' 'NR == 1 { print; first = $2; next }
+  $2 != first { print; exit }' "$RAW_DIR/jester-v1-validation.csv")
+PREDICT_INPUTS=()
+for line in "${PREDICT_CLIPS[@]}"; do
+  PREDICT_INPUTS+=("$RAW_DIR/20bn-jester-v1/${line%%;*}")
+  echo "  ${line%%;*}: true class ${line#*;}"
+done
+python - "${PREDICT_INPUTS[0]}" "$DEMO_DIR/clip.webm" <<'EOF'
+import os, sys
+import av
+import numpy as np
+from PIL import Image
+folder, output = sys.argv[1:]
+frames = [np.asarray(Image.open(os.path.join(folder, name)).convert("RGB"))
+          for name in sorted(os.listdir(folder))]
+with av.open(output, "w") as container:
+    stream = container.add_stream("libvpx-vp9", rate=12)
+    stream.height, stream.width = frames[0].shape[:2]
+    for frame in frames:
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+    container.mux(stream.encode())
+EOF
+PREDICT_INPUTS+=("$DEMO_DIR/clip.webm")
+stm-keras predict --model "$SAVED_MODEL" --top-k 2 "${PREDICT_INPUTS[@]}"
+
+step "demo done. Deployment:"
+python - "$EVAL_REPORT" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+print(f"  accuracy (validation, 3x10): top-1 {100 * report['top1']:.1f}%, "
+      f"mean class {100 * report['mean_class_accuracy']:.1f}% over {report['num_videos']} videos")
+print(f"  report:         {sys.argv[1]} + {report['confusion_matrix_png']}")
+EOF
+echo "  SavedModel:     $SAVED_MODEL (signature serving_default; class names in assets/labels.txt)"
+echo "  try:            saved_model_cli show --dir $SAVED_MODEL --all"
