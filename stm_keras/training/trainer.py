@@ -298,7 +298,7 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
     resume_epoch = callbacks_lib.EpochBackup.saved_epoch(backup_dir)
 
     setup = RunSetup(
-        strategy=type(strategy).__name__,
+        strategy=_strategy_name(strategy),
         replicas=replicas,
         per_replica_batch=options.batch_size,
         global_batch=global_batch,
@@ -431,6 +431,11 @@ def _build_without_cross_worker_reduce(model: Any, strategy: Any, options: FitOp
     model._maybe_symbolic_build = symbolic_build
     model.train_step = with_rank_one_logs(model.train_step)
     model.test_step = with_rank_one_logs(model.test_step)
+
+
+def _strategy_name(strategy: Any) -> str:
+    name = type(strategy).__name__
+    return "default (one device)" if name.startswith("_Default") else name
 
 
 def _num_labels(files: list[str]) -> int:

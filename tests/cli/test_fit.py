@@ -112,6 +112,19 @@ def test_usage_errors_name_the_option(records, tmp_path, extra, message):
     assert message in result.output
 
 
+def test_resume_with_other_model_options_is_refused(trained, records, tmp_path):
+    import shutil
+
+    source, _ = trained
+    shutil.copy(os.path.join(source, model_dir.CONFIG_FILE), tmp_path)
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "state.json").write_text('{"epoch": 1, "weights": "x.weights.h5"}')
+    args = ["--data-dir", records, "--model-dir", str(tmp_path), *TINY, "--cpu-replicas", "2"]
+    result = CliRunner().invoke(command, [*args, "--width-multiplier", "0.25"])
+    assert result.exit_code == 1, result.output
+    assert "interrupted run with a different 'model'" in result.output
+
+
 def test_missing_data_dir_fails_naming_it(tmp_path):
     args = ["--data-dir", str(tmp_path / "nothing"), "--model-dir", str(tmp_path / "run"), *TINY]
     result = CliRunner().invoke(command, args)
