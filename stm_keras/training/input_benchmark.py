@@ -109,9 +109,9 @@ def train_step_throughput(
     clips = tf.random.normal([batch_size, frames, image_size, image_size, 3])
     labels = tf.zeros([batch_size], tf.int32)
     dataset = tf.data.Dataset.from_tensors((clips, labels)).repeat()
-    model.fit(dataset, steps_per_epoch=max(warmup, 1), epochs=1, verbose=0)
+    model.fit(dataset, steps_per_epoch=max(warmup, 1), epochs=1, verbose=0, shuffle=False)
     start = time.perf_counter()
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
     keras.mixed_precision.set_dtype_policy("float32")
     return steps * batch_size / seconds

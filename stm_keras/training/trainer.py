@@ -248,13 +248,16 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
     import tensorflow as tf
 
     from stm_keras.data import augment, input_pipeline
-    from stm_keras.models import build_model
     from stm_keras.training import callbacks as callbacks_lib
 
     try:
         strategy = make_strategy(options.strategy, options.cpu_replicas)
     except ValueError as error:
         raise OptionError(str(error)) from error
+    on_cpus = not tf.config.list_logical_devices("GPU")
+    if options.jit_compile and strategy.num_replicas_in_sync > 1 and on_cpus:
+        # XLA reads variables of logical CPU devices from the wrong device and fails.
+        raise OptionError("--jit-compile works on GPUs or one CPU device, not --cpu-replicas")
     if options.seed is not None:
         keras.utils.set_random_seed(options.seed)
     try:
@@ -318,23 +321,7 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
         model_dir_lib.save_config(options.model_dir, config)
     log(setup.summary(options))
 
-    if options.mixed_precision:
-        policy = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
-        keras.mixed_precision.set_dtype_policy(policy)
-    with strategy.scope():
-        model = build_model(options.arch, **model_kwargs(options, len(classes)))
-        _initialise(model, options, log)
-        if partial_bn:
-            recipe.freeze_batch_norm_except_first(model)
-        recipe.apply_weight_decay(model, options.weight_decay)
-        schedule = recipe.step_schedule(learning_rate, options.lr_steps, steps)
-        model.compile(
-            optimizer=recipe.make_optimizer(schedule, options.momentum, options.clip_norm),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=recipe.metrics(len(classes)),
-            jit_compile=options.jit_compile,
-        )
-
+    model = _build_and_compile(options, strategy, setup, log)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _build_without_cross_worker_reduce(model, strategy, options)
 
@@ -364,23 +351,7 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
         )
 
     monitor = "val_top1" if validation_data is not None else "top1"
-    os.makedirs(os.path.join(output_dir, CHECKPOINT_DIR), exist_ok=True)
-    history_path = os.path.join(output_dir, HISTORY_FILE)
-    best = keras.callbacks.ModelCheckpoint(
-        os.path.join(output_dir, CHECKPOINT_DIR, BEST_CHECKPOINT),
-        monitor=monitor,
-        mode="max",
-        save_best_only=True,
-        initial_value_threshold=callbacks_lib.best_so_far(history_path, monitor, resume_epoch),
-    )
-    callbacks = [
-        callbacks_lib.HistoryCSV(history_path, resume_epoch),
-        best,
-        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR, LAST_CHECKPOINT)),
-        callbacks_lib.TensorBoardScalars(os.path.join(output_dir, LOG_DIR)),
-        # Last, so that history and checkpoints of an epoch exist before it is committed.
-        callbacks_lib.EpochBackup(backup_dir),
-    ]
+    callbacks = _make_callbacks(output_dir, monitor, resume_epoch)
     history = model.fit(
         train_data,
         epochs=options.epochs,
@@ -402,6 +373,67 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
     return {key: values[-1] for key, values in history.history.items() if values}
 
 
+def _build_and_compile(
+    options: FitOptions, strategy: Any, setup: RunSetup, log: Callable[[str], None]
+) -> Any:
+    """The model in ``strategy``'s scope: initialised, (partially) frozen, decayed, compiled."""
+    import keras
+    import tensorflow as tf
+
+    from stm_keras.models import build_model
+
+    previous_policy = keras.mixed_precision.dtype_policy()
+    if options.mixed_precision:
+        policy = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+        keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        with strategy.scope():
+            model = build_model(options.arch, **model_kwargs(options, setup.num_classes))
+            _initialise(model, options, log)
+            if setup.partial_bn:
+                recipe.freeze_batch_norm_except_first(model)
+            recipe.apply_weight_decay(model, options.weight_decay)
+            schedule = recipe.step_schedule(
+                setup.learning_rate, options.lr_steps, setup.steps_per_epoch
+            )
+            model.compile(
+                optimizer=recipe.make_optimizer(schedule, options.momentum, options.clip_norm),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=recipe.metrics(setup.num_classes),
+                jit_compile=options.jit_compile,
+            )
+    finally:
+        # Layers keep the policy they were built with; later models start from the default.
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    return model
+
+
+def _make_callbacks(output_dir: str, monitor: str, resume_epoch: int) -> list[Any]:
+    """History, best/last checkpoints, TensorBoard scalars and the epoch backup, in that order."""
+    import keras
+
+    from stm_keras.training import callbacks as callbacks_lib
+
+    checkpoints = os.path.join(output_dir, CHECKPOINT_DIR)
+    os.makedirs(checkpoints, exist_ok=True)
+    history_path = os.path.join(output_dir, HISTORY_FILE)
+    return [
+        callbacks_lib.HistoryCSV(history_path, resume_epoch),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(checkpoints, BEST_CHECKPOINT),
+            monitor=monitor,
+            mode="max",
+            save_best_only=True,
+            # After a resume, beat the best epoch before it, not just the resumed ones.
+            initial_value_threshold=callbacks_lib.best_so_far(history_path, monitor, resume_epoch),
+        ),
+        keras.callbacks.ModelCheckpoint(os.path.join(checkpoints, LAST_CHECKPOINT)),
+        callbacks_lib.TensorBoardScalars(os.path.join(output_dir, LOG_DIR)),
+        # Last, so that history and checkpoints of an epoch exist before it is committed.
+        callbacks_lib.EpochBackup(os.path.join(output_dir, BACKUP_DIR)),
+    ]
+
+
 def _build_without_cross_worker_reduce(model: Any, strategy: Any, options: FitOptions) -> None:
     """Works around keras-team/keras#20585 under ``MultiWorkerMirroredStrategy``.
 
@@ -409,9 +441,9 @@ def _build_without_cross_worker_reduce(model: Any, strategy: Any, options: FitOp
     first batch that it averages with ``strategy.reduce(..., axis=None)`` ("Attempt to convert a
     value (PerReplica...) to a Tensor"); building from a local zero batch of the right shape
     gives the same variables. (2) It reduces each step's scalar logs with
-    ``strategy.reduce("MEAN", v, axis=0)`` ("Invalid reduction dimension 0"); metric variables
-    are all-reduced on every update, so every replica already holds the global value and
-    taking the first replica's ("first") is exact.
+    ``strategy.reduce("MEAN", v, axis=0)`` ("Invalid reduction dimension 0"); returning them as
+    ``[1]`` tensors makes that reduction valid. Metric variables are all-reduced on every
+    update, so each replica holds the global value and the mean over replicas equals it.
     """
     import tensorflow as tf
 

@@ -96,6 +96,19 @@ def test_init_from_previous_run(trained, records, tmp_path):
     assert model_dir.load_config(str(tmp_path))["run"]["partial_bn"] is True
 
 
+def test_mixed_precision_on_cpu_uses_bfloat16_and_restores_policy(records, tmp_path):
+    import keras
+
+    args = ["--data-dir", records, "--model-dir", str(tmp_path), *TINY, "--mixed-precision"]
+    args += ["--epochs", "1", "--steps-per-epoch", "1", "--validation-steps", "0", "--verbose", "0"]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 0, result.output
+    model = model_dir.load_model(str(tmp_path))
+    assert model.get_layer("conv1_conv").dtype_policy.name == "mixed_bfloat16"
+    assert all(v.dtype == "float32" for v in model.weights)
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -103,6 +116,7 @@ def test_init_from_previous_run(trained, records, tmp_path):
         (["--init", "/no/such/weights.h5"], "--init"),
         (["--init-from", "/no/such/run"], "model.keras"),
         (["--lr-steps", "3,x"], "--lr-steps"),
+        (["--jit-compile", "--cpu-replicas", "2"], "--jit-compile"),
     ],
 )
 def test_usage_errors_name_the_option(records, tmp_path, extra, message):
