@@ -65,7 +65,10 @@ def test_validation_clip_is_single_view_of_segment_middles(records):
     serialized = _first_record(records)
     clip, _ = input_pipeline.decode_clip(serialized, 4, 24, training=False)
     record = schema.decode(serialized.numpy())
+    # A 3-frame video for T=4: frames repeat in order.
+    assert record.num_frames == 3
     indices = sampling.segment_indices(record.num_frames, 4, training=False).numpy()
+    assert indices.tolist() == [0, 1, 1, 2]
     frames = tf.stack([tf.io.decode_jpeg(record.frames[i]) for i in indices])
     expected = sampling.normalize(transforms.single_view(frames, 24))
     np.testing.assert_allclose(clip.numpy(), expected.numpy(), atol=1e-5)
