@@ -12,7 +12,7 @@ IMPLEMENTATIONS = ("auto", "slice", "conv")
 KERNEL_SIZE = 3
 
 
-def _compiled_by_xla() -> bool:
+def compiled_by_xla() -> bool:
     """Whether the ops being traced will be compiled by XLA (JAX always; TF under jit_compile)."""
     backend = keras.backend.backend()
     if backend == "jax":
@@ -58,7 +58,7 @@ def temporal_convolution(inputs, kernel, num_segments: int, implementation: str 
     shape = ops.shape(inputs)
     channelwise = len(kernel.shape) == 2
     if implementation == "auto":
-        implementation = "slice" if _compiled_by_xla() else "conv"
+        implementation = "slice" if compiled_by_xla() else "conv"
     if implementation == "conv":
         # [N, T, H*W, C] is a (T x H*W) image per clip; a 3x1 kernel convolves over T only.
         x = ops.reshape(inputs, (-1, num_segments, shape[1] * shape[2], shape[3]))

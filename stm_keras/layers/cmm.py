@@ -6,8 +6,25 @@ import keras
 import numpy as np
 from keras import ops
 
-from stm_keras.layers.channelwise_temporal_conv import temporal_convolution
+from stm_keras.layers.channelwise_temporal_conv import compiled_by_xla, temporal_convolution
 from stm_keras.layers.conv_bn import batch_norm, conv2d
+
+
+def depthwise_conv3x3_by_slices(inputs, kernel):
+    """``"same"``-padded depthwise 3x3 conv of ``[B, H, W, C]`` as nine shifted multiply-adds.
+
+    Equal to ``DepthwiseConv2D(3, padding="same")`` with ``kernel`` ``(3, 3, C, 1)``. XLA fuses
+    it into one pass over the (channel-reduced, small) tensor, while XLA's grouped convolution
+    and its gradients are several times slower on GPU and CPU.
+    """
+    shape = ops.shape(inputs)
+    padded = ops.pad(inputs, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    out = None
+    for i in range(3):
+        for j in range(3):
+            term = padded[:, i : i + shape[1], j : j + shape[2]] * kernel[i, j, :, 0]
+            out = term if out is None else out + term
+    return out
 
 
 @keras.saving.register_keras_serializable(package="stm_keras")
@@ -23,7 +40,9 @@ class CMM(keras.layers.Layer):
     For every ``t < T-1``: ``motion[t] = depthwise(r[t+1]) - r[t]`` with ``r`` the reduced
     features; ``motion[T-1] = 0``. As in the authors' code there is no BN after the expand conv,
     and with ``strides=2`` the output is max-pooled 2x2 (``"same"`` padding, so odd sizes round
-    up exactly as a padded stride-2 3x3 conv does) to add onto a strided CSTM path.
+    up exactly as a padded stride-2 3x3 conv does) to add onto a strided CSTM path. Under XLA
+    the depthwise 3x3 and the frame shift run as fused shifted slices (same numbers; see
+    ``depthwise_conv3x3_by_slices``).
 
     Args:
         num_segments: int. Frames per clip ``T``.
@@ -80,7 +99,11 @@ class CMM(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         reduced = self.reduce_bn(self.reduce_conv(inputs), training=training)
-        filtered = self.motion_conv(reduced)
+        if compiled_by_xla():
+            kernel = ops.cast(self.motion_conv.kernel, reduced.dtype)
+            filtered = depthwise_conv3x3_by_slices(reduced, kernel)
+        else:
+            filtered = self.motion_conv(reduced)
         channels = reduced.shape[-1]
         # A temporal kernel [0, 0, 1] brings frame t+1 to t (zeros into each clip's last frame).
         next_frame = np.zeros((3, channels), dtype="float32")

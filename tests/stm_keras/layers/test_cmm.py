@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from layer_harness import run_layer_test
 
 from stm_keras.layers import CMM
@@ -66,6 +67,18 @@ def test_strided_output_is_max_pooled_unstrided_output():
     full = np.asarray(plain(x, training=False)).reshape(CLIPS * FRAMES, 3, 2, 3, 2, 12)
     np.testing.assert_allclose(
         np.asarray(strided(x, training=False)), full.max(axis=(2, 4)), atol=1e-6
+    )
+
+
+def test_xla_path_matches_the_convolutions():
+    x = _features(seed=2)
+    layer = CMM(FRAMES, filters=12, strides=2)
+    layer.build(x.shape)
+    kernel = np.random.default_rng(3).normal(size=layer.motion_conv.kernel.shape)
+    layer.motion_conv.kernel.assign(kernel.astype("float32"))
+    compiled = tf.function(lambda x: layer(x, training=False), jit_compile=True)
+    np.testing.assert_allclose(
+        np.asarray(compiled(x)), np.asarray(layer(x, training=False)), atol=1e-4
     )
 
 
