@@ -124,6 +124,7 @@ def train_view(
     window = multi_scale_crop_window(height, width, seed=seed)
     frames = tf.image.resize(decode_and_crop(jpegs, window), [image_size, image_size])
     if flip:
-        mirror = tf.random.uniform([], seed=seed) < 0.5
+        # Another op seed than the crop's: equal op seeds would draw correlated numbers.
+        mirror = tf.random.uniform([], seed=None if seed is None else seed + 1) < 0.5
         frames = tf.cond(mirror, lambda: tf.reverse(frames, axis=[-2]), lambda: frames)
     return frames

@@ -98,7 +98,8 @@ def decode_clip(
     if training:
         # The JPEG header gives the true stored size, whatever the context says.
         shape = tf.image.extract_jpeg_shape(jpegs[0])
-        clip = augment.train_view(jpegs, shape[0], shape[1], image_size, flip=flip, seed=seed)
+        view_seed = None if seed is None else seed + 1  # independent of the sampling draws
+        clip = augment.train_view(jpegs, shape[0], shape[1], image_size, flip=flip, seed=view_seed)
     else:
         decoded = tf.map_fn(
             lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
