@@ -23,6 +23,8 @@ def _command(records, run):
         "--depth", "18", "--width-multiplier", "0.125", "--frames", "2", "--image-size", "32",
         "--init", "none", "--batch-size", "2", "--epochs", str(EPOCHS),
         "--steps-per-epoch", str(STEPS), "--validation-steps", "1", "--verbose", "2",
+        # Logical CPU devices are configured in a fresh process here, unlike in-process tests.
+        "--cpu-replicas", "2",
     ]  # fmt: skip
 
 
@@ -52,6 +54,7 @@ def test_killed_fit_resumes_at_the_last_completed_epoch(tmp_path):
     # Keras prints only the epochs this run trained.
     assert f"Epoch {completed}/{EPOCHS}" not in second.stdout
     assert f"Epoch {EPOCHS}/{EPOCHS}" in second.stdout
+    assert "MirroredStrategy, 2 replica(s), batch 2/replica = 4 global" in second.stdout
 
     with open(os.path.join(run, "history.csv")) as f:
         assert [int(row["epoch"]) for row in csv.DictReader(f)] == list(range(EPOCHS))
