@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -193,7 +194,7 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
     default=1,
     help="Keras verbosity: 1 progress bar, 2 one line per epoch, 0 silent.",
 )
-def command(**params: object) -> None:
+def command(**params: Any) -> None:
     """Train STM on preprocessed shards; run the same command again to resume.
 
     Defaults are the paper's recipe: SGD momentum 0.9, lr 0.01 for 8 GPUs x 8 clips (scaled
@@ -208,59 +209,27 @@ def command(**params: object) -> None:
       stm-keras fit --data-dir ucf/ --model-dir runs/ucf --init-from runs/kinetics \\
           --unfreeze-bn --lr 0.001 --epochs 25 --lr-steps 15
     """
+    params["depth"] = int(params["depth"])
+    params["lr_steps"] = _int_list(params["lr_steps"], "--lr-steps")
+    params["stm_stages"] = _int_list(params["stm_stages"], "--stm-stages")
+    params["lr_scaling"] = not params.pop("no_lr_scaling")
+    if params["init"] not in ("imagenet", "none") and not os.path.isfile(params["init"]):
+        raise click.BadParameter(
+            f"'{params['init']}' is neither imagenet, none nor an existing file",
+            param_hint="--init",
+        )
     # Logical CPUs must be set before TensorFlow initialises, so nothing TF is imported above.
-    if params["cpu_replicas"] and params["cpu_replicas"] > 1:
+    if params["cpu_replicas"] > 1:
         from stm_keras.training.strategy import configure_cpu_replicas
 
         try:
-            configure_cpu_replicas(int(params["cpu_replicas"]))
+            configure_cpu_replicas(params["cpu_replicas"])
         except RuntimeError as error:
             raise click.ClickException(str(error)) from error
 
     from stm_keras.training import trainer
 
-    options = trainer.FitOptions(
-        data_dir=str(params["data_dir"]),
-        model_dir=str(params["model_dir"]),
-        arch=str(params["arch"]),
-        depth=int(params["depth"]),
-        width_multiplier=float(params["width_multiplier"]),
-        frames=int(params["frames"]),
-        image_size=int(params["image_size"]),
-        batch_size=int(params["batch_size"]),
-        epochs=int(params["epochs"]),
-        lr=float(params["lr"]),
-        lr_steps=_int_list(str(params["lr_steps"]), "--lr-steps"),
-        lr_scaling=not params["no_lr_scaling"],
-        momentum=float(params["momentum"]),
-        weight_decay=float(params["weight_decay"]),
-        clip_norm=float(params["clip_norm"]),
-        dropout=float(params["dropout"]),
-        init=str(params["init"]),
-        init_from=params["init_from"],
-        partial_bn=params["partial_bn"],
-        flip=params["flip"],
-        mixed_precision=bool(params["mixed_precision"]),
-        jit_compile=bool(params["jit_compile"]),
-        strategy=str(params["strategy"]),
-        cpu_replicas=int(params["cpu_replicas"]),
-        steps_per_epoch=params["steps_per_epoch"],
-        validation_steps=params["validation_steps"],
-        shuffle_buffer=int(params["shuffle_buffer"]),
-        seed=params["seed"],
-        stm_stages=_int_list(str(params["stm_stages"]), "--stm-stages"),
-        blocks_per_stage=params["blocks_per_stage"],
-        fusion=str(params["fusion"]),
-        temporal_conv=str(params["temporal_conv"]),
-        temporal_init=str(params["temporal_init"]),
-        use_cstm=bool(params["use_cstm"]),
-        use_cmm=bool(params["use_cmm"]),
-        verbose=int(params["verbose"]),
-    )
-    if options.init not in ("imagenet", "none") and not os.path.isfile(options.init):
-        raise click.BadParameter(
-            f"'{options.init}' is neither imagenet, none nor an existing file", param_hint="--init"
-        )
+    options = trainer.FitOptions(**params)
     try:
         trainer.fit(options, log=click.echo)
     except trainer.OptionError as error:
