@@ -210,6 +210,9 @@ def command(**params: Any) -> None:
           --unfreeze-bn --lr 0.001 --epochs 25 --lr-steps 15
     """
     params["depth"] = int(params["depth"])
+    # Recorded in config.json for evaluate: absolute, so it works from any working directory.
+    if "://" not in params["data_dir"]:
+        params["data_dir"] = os.path.abspath(params["data_dir"])
     params["lr_steps"] = _int_list(params["lr_steps"], "--lr-steps")
     params["stm_stages"] = _int_list(params["stm_stages"], "--stm-stages")
     params["lr_scaling"] = not params.pop("no_lr_scaling")

@@ -31,7 +31,9 @@ def records(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(records, tmp_path_factory):
     run = str(tmp_path_factory.mktemp("run"))
-    args = ["--data-dir", records, "--model-dir", run, *TINY, "--cpu-replicas", "2"]
+    # A relative --data-dir: config.json must still record where the data is.
+    relative_records = os.path.relpath(records)
+    args = ["--data-dir", relative_records, "--model-dir", run, *TINY, "--cpu-replicas", "2"]
     args += ["--batch-size", "4", "--epochs", "4", "--lr", "0.4", "--weight-decay", "0"]
     args += ["--dropout", "0", "--lr-steps", "3", "--seed", "1", "--verbose", "2"]
     result = CliRunner().invoke(command, args)
@@ -59,9 +61,10 @@ def test_fit_trains_and_loss_falls(trained):
     assert "2 replica(s), batch 4/replica = 8 global" in output
 
 
-def test_batches_and_config_record_every_option(trained):
+def test_batches_and_config_record_every_option(trained, records):
     run, _ = trained
     config = model_dir.load_config(run)
+    assert config["data_dir"] == os.path.realpath(records)
     for field in dataclasses.fields(trainer.FitOptions):
         assert field.name in config, field.name
     option_names = {p.name for p in command.params} - {"no_lr_scaling"} | {"lr_scaling"}
