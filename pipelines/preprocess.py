@@ -102,8 +102,10 @@ def pipeline_options(beam_args: Sequence[str]) -> PipelineOptions:
         mode = PipelineOptions(args).get_all_options()["direct_running_mode"]
         if "--direct_num_workers" not in given and mode != "in_memory":
             args.append(f"--direct_num_workers={os.cpu_count() or 1}")
+        # Local workers' WARNINGs are Beam's own start-up chatter (one set per worker); errors
+        # in our transforms still surface as exceptions. Pass the flag to see them.
         if "--default_sdk_harness_log_level" not in given:
-            args.append("--default_sdk_harness_log_level=WARNING")
+            args.append("--default_sdk_harness_log_level=ERROR")
     return PipelineOptions(args)
 
 

@@ -84,6 +84,9 @@ def test_pipeline_options_default_to_a_multi_process_direct_runner():
     assert options["runner"] == "DirectRunner"
     assert options["direct_running_mode"] == "multi_processing"
     assert options["direct_num_workers"] == (os.cpu_count() or 1)
+    assert options["default_sdk_harness_log_level"] == "ERROR"
+    verbose = preprocess.pipeline_options(["--default_sdk_harness_log_level=INFO"])
+    assert verbose.get_all_options()["default_sdk_harness_log_level"] == "INFO"
     options = preprocess.pipeline_options(
         ["--runner=FlinkRunner", "--flink_master=localhost:8081"]
     ).get_all_options()
