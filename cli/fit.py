@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from stm_keras.data import schema
+
 
 def _int_list(text: str, option: str) -> tuple[int, ...]:
     try:
@@ -213,6 +215,12 @@ def command(**params: Any) -> None:
     # Recorded in config.json for evaluate: absolute, so it works from any working directory.
     if "://" not in params["data_dir"]:
         params["data_dir"] = os.path.abspath(params["data_dir"])
+        info_path = os.path.join(params["data_dir"], schema.DATASET_INFO_FILE)
+        if not os.path.isfile(info_path):
+            raise click.BadParameter(
+                f"{info_path} not found: give the output directory of 'stm-keras preprocess'",
+                param_hint="--data-dir",
+            )
     params["lr_steps"] = _int_list(params["lr_steps"], "--lr-steps")
     params["stm_stages"] = _int_list(params["stm_stages"], "--stm-stages")
     params["lr_scaling"] = not params.pop("no_lr_scaling")

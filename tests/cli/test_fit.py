@@ -145,5 +145,6 @@ def test_resume_with_other_model_options_is_refused(trained, records, tmp_path):
 def test_missing_data_dir_fails_naming_it(tmp_path):
     args = ["--data-dir", str(tmp_path / "nothing"), "--model-dir", str(tmp_path / "run"), *TINY]
     result = CliRunner().invoke(command, args)
-    assert result.exit_code == 1
-    assert "dataset_info.json" in result.output
+    assert result.exit_code == 2  # a usage error, like preprocess's missing --data-dir
+    assert str(tmp_path / "nothing" / "dataset_info.json") in result.output
+    assert not (tmp_path / "run").exists()
