@@ -7,7 +7,8 @@ import time
 
 import click
 
-from cli.common import load_model_config, trained_model_dir_option
+from stm_keras.cli.common import RuntimeProblem, UsageProblem, maps_errors
+from stm_keras.cli.model_options import model_option
 
 PROTOCOL_NAMES = ("1x1", "3x10")
 PROGRESS_INTERVAL_S = 10.0
@@ -41,12 +42,14 @@ class _Progress:
 
 
 @click.command("evaluate")
-@trained_model_dir_option
+@maps_errors(usage=(FileNotFoundError,))
+@model_option
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Output directory of 'stm-keras preprocess'.  [default: data_dir of config.json]",
+    help="Output directory of 'stm-keras preprocess'.  [default: the data_dir a model "
+    "directory's config.json records]",
 )
 @click.option("--split", default="validation", help="Split of the dataset to evaluate.")
 @click.option(
@@ -62,10 +65,10 @@ class _Progress:
     type=click.Path(dir_okay=False),
     default=None,
     help="Report JSON; the confusion-matrix PNG is written beside it.  "
-    "[default: MODEL_DIR/eval-SPLIT-PROTOCOL.json]",
+    "[default: eval-SPLIT-PROTOCOL.json in the model directory, or here for a handle]",
 )
 def command(
-    model_dir: str,
+    model_path: str,
     data_dir: str | None,
     split: str,
     protocol: str,
@@ -79,36 +82,41 @@ def command(
     from 10 clips evenly spaced over the video, and averages the softmax of the 30 views.
 
     \b
-    Example:
-      stm-keras evaluate --model-dir run/ --data-dir records/ --protocol 3x10
+    Examples:
+      stm-keras evaluate --model run/ --protocol 3x10
+      stm-keras evaluate --model run/best --data-dir records/ --split validation
     """
     from stm_keras import model_dir as model_dir_lib
     from stm_keras.data import schema
 
-    config = load_model_config(model_dir)
+    is_model_dir = os.path.isfile(os.path.join(model_path, model_dir_lib.CONFIG_FILE))
     if data_dir is None:
+        config = model_dir_lib.load_config(model_path) if is_model_dir else {}
         data_dir = config.get("data_dir")
         if not data_dir:
-            raise click.UsageError(f"--data-dir is required: {model_dir}/config.json has none")
+            raise click.UsageError(
+                f"--data-dir is required: {model_path} is not a model directory whose "
+                "config.json records one"
+            )
     try:
         info = schema.load_dataset_info(data_dir)
         files = schema.split_files(data_dir, split, info)
-    except (FileNotFoundError, ValueError) as error:
-        raise click.UsageError(str(error)) from error
-    class_names = list(config["classes"])
+        model = model_dir_lib.load_classifier(model_path)
+    except ValueError as error:
+        raise UsageProblem(str(error)) from error
+    class_names = list(model.class_names or [])
     dataset_classes = info.get("classes")
     if dataset_classes is not None and list(dataset_classes) != class_names:
-        raise click.ClickException(
-            f"the classes of {data_dir} differ from those the model in {model_dir} was trained on"
+        raise RuntimeProblem(
+            f"the classes of {data_dir} differ from those the model {model_path} was trained on"
         )
 
     from stm_keras.evaluation import evaluate as evaluate_lib
-    from stm_keras.evaluation.views import PROTOCOLS
+    from stm_keras.models import PROTOCOLS
 
-    model = model_dir_lib.load_model(model_dir)
     start = time.monotonic()
     click.echo(
-        f"Evaluating {model_dir} on {data_dir} ({split}, protocol {protocol}, "
+        f"Evaluating {model_path} on {data_dir} ({split}, protocol {protocol}, "
         f"views per video: {PROTOCOLS[protocol].num_views})",
         err=True,
     )
@@ -116,25 +124,23 @@ def command(
         result = evaluate_lib.evaluate(
             model,
             files,
-            class_names,
-            num_segments=int(config["frames"]),
-            image_size=int(config["image_size"]),
             protocol=PROTOCOLS[protocol],
             batch_size=batch_size,
             progress=_Progress(_expected_videos(info, split)),
         )
     except ValueError as error:
-        raise click.ClickException(f"{data_dir} ({split}): {error}") from error
+        raise RuntimeProblem(f"{data_dir} ({split}): {error}") from error
 
     report = {
-        "model_dir": os.path.abspath(model_dir),
+        "model": model_path if "://" in model_path else os.path.abspath(model_path),
         "data_dir": os.path.abspath(data_dir),
         "split": split,
         "protocol": protocol,
         "views_per_video": PROTOCOLS[protocol].num_views,
         **result.metrics,
     }
-    output = output or os.path.join(model_dir, f"eval-{split}-{protocol}.json")
+    report_dir = model_path if os.path.isdir(model_path) else "."
+    output = output or os.path.join(report_dir, f"eval-{split}-{protocol}.json")
     json_path, png_path = evaluate_lib.save_report(report, output)
     metrics = result.metrics
     seconds = time.monotonic() - start

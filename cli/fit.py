@@ -7,19 +7,15 @@ from typing import Any
 
 import click
 
+from stm_keras.cli.common import RuntimeProblem, maps_errors
+from stm_keras.cli.model_options import backbone_options, backbone_values, parse_int_list
 from stm_keras.data import schema
-
-
-def _int_list(text: str, option: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"expected comma-separated integers, got '{text}'", param_hint=option
-        ) from None
+from stm_keras.recipes import recipe_names
+from stm_keras.training.trainer import FitError, OptionError
 
 
 @click.command("fit")
+@maps_errors(usage=(OptionError,), runtime=(FitError,))
 @click.option(
     "--data-dir",
     required=True,
@@ -30,25 +26,19 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
     "--model-dir",
     required=True,
     type=click.Path(file_okay=False),
-    help="Where config, checkpoints, history, logs and model.keras go; rerun to resume.",
+    help="Where config.json, the final/ and best/ presets, history and logs go; rerun to resume.",
+)
+@click.option(
+    "--recipe",
+    default=None,
+    help="Start from a named recipe or a recipe JSON file; every flag given on the command "
+    f"line overrides it. Recipes: {', '.join(recipe_names())}.",
 )
 @click.option(
     "--arch",
     type=click.Choice(["stm", "tsn"]),
     default="stm",
-    help="STM network or the TSN-ResNet baseline.",
-)
-@click.option(
-    "--depth",
-    type=click.Choice(["18", "34", "50", "101", "152"]),
-    default="50",
-    help="ResNet depth.",
-)
-@click.option(
-    "--width-multiplier",
-    type=float,
-    default=1.0,
-    help="Channel width factor (small models for CPUs).",
+    help="STM network or the TSN-ResNet baseline (both temporal modules off).",
 )
 @click.option(
     "--frames",
@@ -99,11 +89,10 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 )
 @click.option(
     "--init-from",
-    type=click.Path(file_okay=False),
     default=None,
     help=(
-        "Model dir of a finished fit (e.g. Kinetics) to start from; layers whose shapes "
-        "differ (the classifier) stay freshly initialised."
+        "Preset, preset handle or model dir of a finished fit (e.g. Kinetics) to start "
+        "from; layers whose shapes differ (the classifier) stay freshly initialised."
     ),
 )
 @click.option(
@@ -161,57 +150,41 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 @click.option(
     "--seed", type=int, default=None, help="Seed for initialisation, shuffling and augmentation."
 )
-@click.option(
-    "--stm-stages", default="2,3,4,5", help="ResNet stages whose blocks are STM blocks (ablation)."
-)
-@click.option(
-    "--blocks-per-stage",
-    type=click.IntRange(min=0),
-    default=None,
-    help="STM blocks per stage, first blocks first [default: all] (ablation).",
-)
-@click.option(
-    "--fusion",
-    type=click.Choice(["sum", "concat"]),
-    default="sum",
-    help="How CSTM and CMM outputs are combined (ablation).",
-)
-@click.option(
-    "--temporal-conv",
-    type=click.Choice(["channelwise", "full"]),
-    default="channelwise",
-    help="CSTM temporal convolution (ablation).",
-)
-@click.option(
-    "--temporal-init",
-    type=click.Choice(["shift", "identity"]),
-    default="shift",
-    help="CSTM temporal kernel init (ablation).",
-)
-@click.option("--cstm/--no-cstm", "use_cstm", default=True, help="Use the CSTM branch (ablation).")
-@click.option("--cmm/--no-cmm", "use_cmm", default=True, help="Use the CMM branch (ablation).")
+@backbone_options
 @click.option(
     "--verbose",
     type=click.IntRange(0, 2),
     default=1,
     help="Keras verbosity: 1 progress bar, 2 one line per epoch, 0 silent.",
 )
-def command(**params: Any) -> None:
+@click.pass_context
+def command(context: click.Context, **params: Any) -> None:
     """Train STM on preprocessed shards; run the same command again to resume.
 
     Defaults are the paper's recipe: SGD momentum 0.9, lr 0.01 for 8 GPUs x 8 clips (scaled
     linearly), /10 at epochs 30, 40, 45, 50 epochs, weight decay 5e-4, partial BN, clipping at
-    global norm 20. All visible GPUs are used (MirroredStrategy).
+    global norm 20. All visible GPUs are used (MirroredStrategy). --recipe NAME starts from a
+    named recipe instead; flags given on the command line override it. config.json records
+    the recipe and the overrides. The final and best models are written as presets
+    (MODEL_DIR/final, MODEL_DIR/best) that evaluate, export and predict load.
 
     \b
     Examples:
-      stm-keras fit --data-dir records/ --model-dir runs/jester16 --frames 16
-      stm-keras fit --data-dir records/ --model-dir runs/demo --depth 18 \\
-          --width-multiplier 0.25 --image-size 64 --init none --cpu-replicas 2
-      stm-keras fit --data-dir ucf/ --model-dir runs/ucf --init-from runs/kinetics \\
-          --unfreeze-bn --lr 0.001 --epochs 25 --lr-steps 15
+      stm-keras fit --recipe jester-imagenet-16f --data-dir records/ --model-dir runs/jester16
+      stm-keras fit --recipe cpu-demo --data-dir records/ --model-dir runs/demo --epochs 4
+      stm-keras fit --recipe ucf101-from-kinetics --data-dir ucf/ --model-dir runs/ucf \\
+          --init-from runs/kinetics
     """
-    params["depth"] = int(params["depth"])
+    from stm_keras import recipes
+
+    if params["recipe"]:
+        try:
+            recipe = recipes.load_recipe(params["recipe"])
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--recipe") from error
+        params = apply_recipe(context, params, recipe)
+    params["overrides"] = command_line_overrides(context, params) if params["recipe"] else {}
+    params["backbone"] = backbone_values(params)
     # Recorded in config.json for evaluate: absolute, so it works from any working directory.
     if "://" not in params["data_dir"]:
         params["data_dir"] = os.path.abspath(params["data_dir"])
@@ -221,8 +194,7 @@ def command(**params: Any) -> None:
                 f"{info_path} not found: give the output directory of 'stm-keras preprocess'",
                 param_hint="--data-dir",
             )
-    params["lr_steps"] = _int_list(params["lr_steps"], "--lr-steps")
-    params["stm_stages"] = _int_list(params["stm_stages"], "--stm-stages")
+    params["lr_steps"] = parse_int_list(params["lr_steps"], "--lr-steps")
     params["lr_scaling"] = not params.pop("no_lr_scaling")
     if params["init"] not in ("imagenet", "none") and not os.path.isfile(params["init"]):
         raise click.BadParameter(
@@ -236,14 +208,47 @@ def command(**params: Any) -> None:
         try:
             configure_cpu_replicas(params["cpu_replicas"])
         except RuntimeError as error:
-            raise click.ClickException(str(error)) from error
+            raise RuntimeProblem(str(error)) from error
 
     from stm_keras.training import trainer
 
-    options = trainer.FitOptions(**params)
-    try:
-        trainer.fit(options, log=click.echo)
-    except trainer.OptionError as error:
-        raise click.UsageError(str(error)) from error
-    except (trainer.FitError, FileNotFoundError) as error:
-        raise click.ClickException(str(error)) from error
+    trainer.fit(trainer.FitOptions(**params), log=click.echo)
+
+
+def _from_command_line(context: click.Context, name: str) -> bool:
+    return context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+def apply_recipe(context: click.Context, params: dict[str, Any], recipe: Any) -> dict[str, Any]:
+    """``params`` with the recipe's values wherever the command line did not set the option.
+
+    Raises:
+        click.BadParameter: naming the recipe, for an option ``fit`` does not have or a
+            required option the command line lacks.
+    """
+    unknown = sorted(set(recipe.options) - set(params))
+    if unknown:
+        raise click.BadParameter(
+            f"recipe {recipe.name} sets unknown options {unknown}", param_hint="--recipe"
+        )
+    missing = [name for name in recipe.requires if not params.get(name)]
+    if missing:
+        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
+        raise click.BadParameter(
+            f"recipe {recipe.name} needs {flags} ({recipe.description})", param_hint="--recipe"
+        )
+    merged = dict(params)
+    for name, value in recipe.options.items():
+        if not _from_command_line(context, name):
+            merged[name] = ",".join(map(str, value)) if isinstance(value, list) else value
+    return merged
+
+
+def command_line_overrides(context: click.Context, params: dict[str, Any]) -> dict[str, Any]:
+    """The options given on the command line (other than where data and model go)."""
+    ignored = ("recipe", "data_dir", "model_dir")
+    return {
+        name: value
+        for name, value in params.items()
+        if name not in ignored and name in context.params and _from_command_line(context, name)
+    }

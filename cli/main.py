@@ -1,15 +1,15 @@
 """Entry point of the ``stm-keras`` command: one click subcommand per verb.
 
-Each verb lives in its own module and imports TensorFlow/Beam only when it runs, so that
-``stm-keras --help`` is instant.
+Each verb lives in its own module. Apache Beam is imported only by the verbs that run a
+pipeline; Keras and TensorFlow come with ``import stm_keras`` itself.
 """
 
 from __future__ import annotations
 
 import click
 
-from cli import bench, evaluate, export, fit, predict, preprocess, synth, visualize
 from stm_keras import __version__
+from stm_keras.cli import bench, evaluate, export, fit, predict, preprocess, synth, visualize
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -21,9 +21,9 @@ def app() -> None:
     Typical run:
       stm-keras synth --layout jester --output-dir raw/
       stm-keras preprocess --dataset jester --data-dir raw/ --output-dir records/
-      stm-keras fit --data-dir records/ --model-dir run/ --frames 16
-      stm-keras evaluate --model-dir run/ --data-dir records/
-      stm-keras export --model-dir run/ --output saved_model/
+      stm-keras fit --recipe jester-imagenet-16f --data-dir records/ --model-dir run/
+      stm-keras evaluate --model run/ --data-dir records/
+      stm-keras export --model run/ --output-dir saved_model/
       stm-keras predict --model saved_model/ clip.mp4
     """
 

@@ -6,14 +6,17 @@ import json
 
 import click
 
+from stm_keras.cli.common import RuntimeProblem, UsageProblem, maps_errors
+
 
 @click.command("predict")
+@maps_errors()
 @click.option(
     "--model",
     "model_path",
     required=True,
-    type=click.Path(file_okay=False),
-    help="SavedModel from 'stm-keras export', or model directory from 'stm-keras fit'.",
+    help="SavedModel from 'stm-keras export', a preset (directory or hf:// / kaggle:// "
+    "handle) or a 'stm-keras fit' model directory.",
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="VIDEO_OR_FRAME_FOLDER...")
 @click.option("--top-k", type=click.IntRange(min=1), default=5, help="Classes to print per input.")
@@ -34,13 +37,13 @@ def command(model_path: str, inputs: tuple[str, ...], top_k: int, as_json: bool)
     try:
         predictor = predict.load_predictor(model_path)
     except (FileNotFoundError, ValueError) as error:
-        raise click.UsageError(f"--model: {error}") from error
+        raise UsageProblem(f"--model: {error}") from error
 
     top_k = min(top_k, len(predictor.class_names))
     failed = []
     for path in inputs:
         try:
-            probabilities = predictor(predict.read_clip(path, predictor.num_segments))
+            probabilities = predictor(predictor.read_clip(path))
         except predict.DecodeError as error:
             failed.append(path)
             click.echo(f"Error: {error}", err=True)
@@ -64,7 +67,4 @@ def command(model_path: str, inputs: tuple[str, ...], top_k: int, as_json: bool)
             for prediction in predictions:
                 click.echo(f"  {prediction['probability']:.4f}  {prediction['class']}")
     if failed:
-        click.echo(
-            f"Error: {len(failed)} of {len(inputs)} inputs failed: {', '.join(failed)}", err=True
-        )
-        raise SystemExit(1)
+        raise RuntimeProblem(f"{len(failed)} of {len(inputs)} inputs failed: {', '.join(failed)}")

@@ -7,15 +7,25 @@ import os
 
 import click
 
+from stm_keras.cli.common import (
+    RuntimeProblem,
+    UsageProblem,
+    data_dir_option,
+    maps_errors,
+    output_dir_option,
+)
+from stm_keras.pipelines.items import LayoutError
+
 DATASET_NAMES = ("jester", "something-v1", "something-v2", "kinetics400", "ucf101", "hmdb51")
 
 
 @click.command(
     "preprocess", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
 )
+@maps_errors(usage=(LayoutError,))
 @click.option("--dataset", required=True, help=f"One of: {', '.join(DATASET_NAMES)}.")
-@click.option("--data-dir", required=True, help="The dataset as its publisher ships it.")
-@click.option("--output-dir", required=True, help="Where shards and dataset_info.json go.")
+@data_dir_option(help="The dataset as its publisher ships it.")
+@output_dir_option(help="Where shards and dataset_info.json go (a local path or gs://...).")
 @click.option(
     "--splits",
     default=None,
@@ -84,13 +94,12 @@ def command(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Beam warns at import about Google Cloud client libraries that local runs do not use.
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
-    from pipelines import preprocess
-    from pipelines.items import LayoutError
-    from pipelines.readers import FrameOptions
+    from stm_keras.pipelines import preprocess
+    from stm_keras.pipelines.readers import FrameOptions
 
     unknown_flags = [arg for arg in ctx.args if not arg.startswith("--")]
     if unknown_flags:
-        raise click.UsageError(
+        raise UsageProblem(
             f"unexpected argument {unknown_flags[0]!r}; Beam options take the form --name=value"
         )
     config = preprocess.PreprocessConfig(
@@ -104,18 +113,16 @@ def command(
         max_failure_fraction=max_failure_fraction,
         overwrite=overwrite,
     )
-    try:
-        result = preprocess.run(config, ctx.args, log=lambda line: click.echo(line, err=True))
-    except LayoutError as error:
-        raise click.UsageError(str(error)) from None
+    result = preprocess.run(config, ctx.args, log=lambda line: click.echo(line, err=True))
+    too_many_failures = []
     for split in result.failed_splits:
         stats = result.info["splits"][split]
-        click.echo(
-            f"preprocess: split '{split}': {stats['num_failed']} of {stats['num_read']} inputs "
-            f"failed, more than --max-failure-fraction {max_failure_fraction:g}; see "
-            f"{os.path.join(output_dir, f'failures-{split}.jsonl')}",
-            err=True,
+        too_many_failures.append(
+            f"split '{split}': {stats['num_failed']} of {stats['num_read']} inputs failed, "
+            f"more than --max-failure-fraction {max_failure_fraction:g}; see "
+            f"{os.path.join(output_dir, f'failures-{split}.jsonl')}"
         )
-    if result.failed_splits:
-        ctx.exit(1)
+    if too_many_failures:
+        # Everything else is written by now; the exit status tells scripts to look.
+        raise RuntimeProblem("\n".join(too_many_failures))
     click.echo(f"preprocess: wrote {os.path.join(output_dir, 'dataset_info.json')}")

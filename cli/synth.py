@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import click
 
+from stm_keras.cli.common import (
+    UsageProblem,
+    maps_errors,
+    num_classes_option,
+    output_dir_option,
+    video_frames_option,
+)
+
 LAYOUT_NAMES = ("jester", "something-v1", "something-v2", "kinetics400", "ucf101", "hmdb51")
 
 
 @click.command("synth")
+@maps_errors()
 @click.option(
     "--layout",
     required=True,
     type=click.Choice(LAYOUT_NAMES),
     help="Native layout (and real class names) of this dataset.",
 )
-@click.option(
-    "--output-dir", required=True, type=click.Path(file_okay=False), help="Where to write."
-)
+@output_dir_option(help="Where to write; created if missing.")
 @click.option("--videos-per-class", default=10, type=click.IntRange(min=1), help="Clips per class.")
-@click.option(
-    "--classes",
-    "num_classes",
-    default=None,
-    type=click.IntRange(min=1),
-    help="Use the first K classes (temporal pairs stay together). [default: all]",
-)
-@click.option("--frames", default=32, type=click.IntRange(min=2), help="Frames per clip.")
+@num_classes_option(help="Use the first K classes (temporal pairs stay together). [default: all]")
+@video_frames_option(help="Frames in each synthetic video.")
 @click.option("--seed", default=0, type=int, help="The same seed writes the same dataset.")
 @click.option(
     "--height",
@@ -39,7 +40,7 @@ def command(
     output_dir: str,
     videos_per_class: int,
     num_classes: int | None,
-    frames: int,
+    video_frames: int,
     seed: int,
     height: int | None,
     width: int | None,
@@ -53,20 +54,21 @@ def command(
 
     \b
     Example:
-      stm-keras synth --layout jester --output-dir raw/ --classes 4 --videos-per-class 50
+      stm-keras synth --layout jester --output-dir raw/ --num-classes 4 --videos-per-class 50
       stm-keras preprocess --dataset jester --data-dir raw/ --output-dir records/
     """
-    from pipelines.synth.layouts import LAYOUTS, write_synthetic
+    from stm_keras.pipelines.synth.layouts import LAYOUTS, write_synthetic
 
     available = len(LAYOUTS[layout].classes)
     if num_classes is not None and num_classes > available:
-        raise click.UsageError(
-            f"--classes {num_classes}: the synthetic '{layout}' layout has {available} classes"
+        raise UsageProblem(
+            f"--num-classes {num_classes}: the synthetic '{layout}' layout has {available} classes"
         )
     if (height is None) != (width is None):
-        raise click.UsageError("--height and --width must be given together")
+        given = f"--height {height}" if width is None else f"--width {width}"
+        raise UsageProblem(f"--height and --width must be given together; got only {given}")
     videos = write_synthetic(
-        layout, output_dir, videos_per_class, num_classes, frames, seed, height, width
+        layout, output_dir, videos_per_class, num_classes, video_frames, seed, height, width
     )
     counts = {
         split: sum(v.split == split for v in videos) for split in ("train", "validation", "test")

@@ -2,7 +2,7 @@
 
 import click
 
-from cli.common import not_built
+from stm_keras.cli.common import not_built
 
 
 @click.command(

@@ -21,7 +21,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from PIL import Image
 
-from pipelines.items import BadInputError
+from stm_keras.pipelines.items import BadInputError
 
 JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"

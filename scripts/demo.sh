@@ -9,17 +9,15 @@ cd "$(dirname "$0")/.."
 DEMO_DIR=${DEMO_DIR:-demo-output}
 RAW_DIR=$DEMO_DIR/raw                 # synthetic videos in Jester's native layout
 RECORDS_DIR=$DEMO_DIR/records         # TFRecord shards + dataset_info.json
-MODEL_DIR=$DEMO_DIR/model             # config.json, model.keras, checkpoints, history, logs
+MODEL_DIR=$DEMO_DIR/model             # config.json, final/ and best/ presets, history, logs
 
 # Four Jester classes: Swiping Left/Right/Up/Down (Left and Right are time reversals).
 CLASSES=4
 VIDEOS_PER_CLASS=80
 VIDEO_FRAMES=16
-# A small STM that trains in about three minutes on two cores.
-FIT_ARGS=(
-  --depth 18 --width-multiplier 0.25 --frames 8 --image-size 64 --init none
-  --cpu-replicas 2 --batch-size 8 --epochs 24 --lr 0.2 --lr-steps 14,20 --seed 0
-)
+# A small STM that trains in about three minutes on two cores: the recipe
+# stm_keras/recipes/cpu-demo.json (ResNet-18 x0.25, 8 frames of 64x64, from scratch).
+RECIPE=cpu-demo
 
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 DEMO_START=$SECONDS
@@ -29,15 +27,15 @@ rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
 
 step "synth: $((CLASSES * VIDEOS_PER_CLASS)) synthetic Jester videos -> $RAW_DIR"
-stm-keras synth --layout jester --output-dir "$RAW_DIR" --classes "$CLASSES" \
-  --videos-per-class "$VIDEOS_PER_CLASS" --frames "$VIDEO_FRAMES" --height 72 --width 96
+stm-keras synth --layout jester --output-dir "$RAW_DIR" --num-classes "$CLASSES" \
+  --videos-per-class "$VIDEOS_PER_CLASS" --video-frames "$VIDEO_FRAMES" --height 72 --width 96
 
 step "preprocess: Beam job -> $RECORDS_DIR"
 stm-keras preprocess --dataset jester --data-dir "$RAW_DIR" --output-dir "$RECORDS_DIR" \
   --num-shards 4
 
-step "fit: STM-ResNet18 x0.25, 8 frames, 64x64 -> $MODEL_DIR"
-stm-keras fit --data-dir "$RECORDS_DIR" --model-dir "$MODEL_DIR" "${FIT_ARGS[@]}"
+step "fit: recipe $RECIPE (STM-ResNet18 x0.25, 8 frames, 64x64) -> $MODEL_DIR"
+stm-keras fit --recipe "$RECIPE" --data-dir "$RECORDS_DIR" --model-dir "$MODEL_DIR"
 python - "$MODEL_DIR/history.csv" <<'EOF'
 import csv, sys
 last = list(csv.DictReader(open(sys.argv[1])))[-1]
@@ -48,8 +46,8 @@ EOF
 step "fit done. Written:"
 echo "  raw videos:     $RAW_DIR"
 echo "  TFRecords:      $RECORDS_DIR (dataset_info.json lists shards and classes)"
-echo "  trained model:  $MODEL_DIR/model.keras (config.json: every fit option)"
-echo "  checkpoints:    $MODEL_DIR/checkpoints/{best,last}.keras"
+echo "  trained model:  $MODEL_DIR/final (keras-hub preset; config.json: every fit option)"
+echo "  best epoch:     $MODEL_DIR/best (preset)"
 echo "  history:        $MODEL_DIR/history.csv, TensorBoard logs in $MODEL_DIR/logs"
 
 # --- evaluate -> export -> predict (docs/deployment.md) ---
@@ -57,10 +55,10 @@ SAVED_MODEL=$DEMO_DIR/saved_model     # TensorFlow SavedModel: raw uint8 video i
 EVAL_REPORT=$MODEL_DIR/eval-validation-3x10.json
 
 step "evaluate: validation split, the paper's 3x10 protocol (3 crops x 10 clips per video)"
-stm-keras evaluate --model-dir "$MODEL_DIR" --protocol 3x10 --batch-size 60
+stm-keras evaluate --model "$MODEL_DIR" --protocol 3x10 --batch-size 60
 
 step "export: SavedModel with frame sampling, resize, crop and normalization in the graph"
-stm-keras export --model-dir "$MODEL_DIR" --output "$SAVED_MODEL"
+stm-keras export --model "$MODEL_DIR" --output-dir "$SAVED_MODEL"
 
 step "predict: two validation clips of different classes as frame folders, one also as WebM"
 mapfile -t PREDICT_CLIPS < <(awk -F';' 'NR == 1 { print; first = $2; next }

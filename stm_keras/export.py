@@ -1,11 +1,13 @@
-"""Exports a trained model as a self-contained TensorFlow SavedModel (``stm-keras export``).
+"""Exports a trained classifier as a self-contained TensorFlow SavedModel (``stm-keras export``).
 
 The ``serving_default`` signature takes ``video``: uint8 ``[batch, frames, height, width, 3]``
-with any frame count ≥ 1 and any frame size, samples ``T`` frames, resizes, crops and normalizes
-in the graph exactly as protocol ``1x1`` of ``evaluate`` does, and returns ``probabilities``
-(float32 ``[batch, num_classes]``) and ``top_class`` (int64 ``[batch]``). ``assets/labels.txt``
-names the classes, one per line in index order; ``assets/preprocessing.json`` records ``frames``
-and ``image_size`` so that clients (``stm-keras predict``) can decode only the frames needed.
+with any frame count ≥ 1 and any frame size, runs the classifier's
+``VideoClassifierPreprocessor`` in the graph (``T`` frames sampled, resized, cropped and
+normalized exactly as protocol ``1x1`` of ``evaluate``) and returns ``probabilities`` (float32
+``[batch, num_classes]``) and ``top_class`` (int64 ``[batch]``). The ``preprocess`` signature
+returns that preprocessing alone (``clips``). ``assets/labels.txt`` names the classes, one per
+line in index order; ``assets/preprocessing.json`` records ``frames``, ``image_size`` and the
+preprocessor's config so that clients (``stm-keras predict``) can decode only the frames needed.
 Loading needs TensorFlow only, not this package.
 """
 
@@ -14,15 +16,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from stm_keras import model_dir as model_dir_lib
-from stm_keras.evaluation.views import serving_clips
 
 SIGNATURE_KEY = "serving_default"
+PREPROCESS_SIGNATURE_KEY = "preprocess"
+CLIPS_KEY = "clips"
 INPUT_KEY = "video"
 PROBABILITIES_KEY = "probabilities"
 TOP_CLASS_KEY = "top_class"
@@ -33,19 +35,16 @@ VIDEO_SPEC = tf.TensorSpec([None, None, None, None, 3], tf.uint8, name=INPUT_KEY
 
 
 class ServingModule(tf.Module):
-    """A Keras video classifier wrapped with its test-time preprocessing.
+    """A video classifier wrapped with its test-time preprocessing.
 
     ``serve`` maps uint8 ``video`` ``[batch, frames, height, width, 3]`` to ``probabilities``
-    and ``top_class``.
+    and ``top_class``; ``preprocess`` maps it to the ``clips`` the network sees.
 
     Args:
-        model: keras.Model (TensorFlow backend). Input ``[N, T, S, S, 3]`` normalized frames,
-            output logits.
-        num_segments: int. ``T``.
-        image_size: int. ``S``.
+        classifier: STMVideoClassifier (TensorFlow backend) with a preprocessor.
     """
 
-    def __init__(self, model: Any, num_segments: int, image_size: int) -> None:
+    def __init__(self, classifier: Any) -> None:
         import keras
 
         if keras.backend.backend() != "tensorflow":
@@ -53,14 +52,20 @@ class ServingModule(tf.Module):
                 f"a SavedModel needs the TensorFlow backend, not '{keras.backend.backend()}': "
                 "set KERAS_BACKEND=tensorflow"
             )
+        if classifier.preprocessor is None:
+            raise ValueError("the classifier has no preprocessor to put in the serving graph")
         super().__init__(name="stm_keras_serving")
-        self.num_segments = num_segments
-        self.image_size = image_size
+        preprocessor = classifier.preprocessor
+        self.num_segments = preprocessor.num_segments
+        self.image_size = preprocessor.image_size
+
+        def preprocess(video: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {CLIPS_KEY: preprocessor.video_clips(video)}
 
         def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
-            clips = serving_clips(video, num_segments, image_size)
+            clips = preprocessor.video_clips(video)
             # Mixed-precision models return float16 logits; the signature promises float32.
-            logits = tf.cast(model(clips, training=False), tf.float32)
+            logits = tf.cast(classifier(clips, training=False), tf.float32)
             probabilities = tf.nn.softmax(logits, axis=-1)
             return {
                 PROBABILITIES_KEY: probabilities,
@@ -68,6 +73,7 @@ class ServingModule(tf.Module):
             }
 
         self.serve = tf.function(serve, input_signature=[VIDEO_SPEC])
+        self.preprocess = tf.function(preprocess, input_signature=[VIDEO_SPEC])
         # The model itself stays out of the object graph, as in keras.export.ExportArchive: only
         # the variables the function reads are tracked. With the Keras model as a child, the
         # TF1-style loader of saved_model_cli run and TF Serving could not restore them.
@@ -75,35 +81,41 @@ class ServingModule(tf.Module):
 
 
 def export_saved_model(
-    model: Any,
-    class_names: Sequence[str],
-    num_segments: int,
-    image_size: int,
-    output_dir: str,
-    metadata: dict[str, Any] | None = None,
+    classifier: Any, output_dir: str, metadata: dict[str, Any] | None = None
 ) -> str:
-    """Writes ``model`` with its preprocessing and labels as a SavedModel in ``output_dir``.
+    """Writes ``classifier`` with its preprocessing and labels as a SavedModel in ``output_dir``.
 
     Args:
-        model: keras.Model (TensorFlow backend). Logits for ``len(class_names)`` classes.
-        class_names: sequence of str. Written to ``assets/labels.txt``.
-        num_segments: int. ``T``, frames the model takes.
-        image_size: int. Side of the model's square input.
+        classifier: STMVideoClassifier (TensorFlow backend) whose preprocessor has class names.
         output_dir: str. Created if missing; an existing SavedModel there is replaced.
         metadata: dict. Extra keys for ``assets/preprocessing.json`` (e.g. ``arch``).
 
     Returns:
         ``output_dir``.
     """
+    class_names = classifier.class_names
+    if not class_names:
+        raise ValueError("the classifier's preprocessor has no class names to write")
+    if len(class_names) != classifier.num_classes:
+        raise ValueError(
+            f"the classifier has {classifier.num_classes} outputs but its preprocessor names "
+            f"{len(class_names)} classes"
+        )
     bad = [name for name in class_names if "\n" in name or "\r" in name]
     if bad:
         raise ValueError(f"class names cannot contain line breaks: {bad}")
-    module = ServingModule(model, num_segments, image_size)
+    module = ServingModule(classifier)
+    preprocessor_config = {
+        key: value
+        for key, value in classifier.preprocessor.get_config().items()
+        if key not in ("name", "trainable", "dtype", "config_file")
+    }
     preprocessing = {
         **(metadata or {}),
-        "frames": num_segments,
-        "image_size": image_size,
+        "frames": module.num_segments,
+        "image_size": module.image_size,
         "num_classes": len(class_names),
+        "preprocessor": preprocessor_config,
         "input": f"{INPUT_KEY}: uint8 [batch, frames, height, width, 3], RGB",
     }
     with tempfile.TemporaryDirectory() as scratch:
@@ -116,33 +128,23 @@ def export_saved_model(
         # Tracked assets are copied into output_dir/assets/ under their base names.
         module.labels = tf.saved_model.Asset(labels_path)
         module.preprocessing = tf.saved_model.Asset(preprocessing_path)
-        signature = module.serve.get_concrete_function()
-        tf.saved_model.save(module, output_dir, signatures={SIGNATURE_KEY: signature})
+        signatures = {
+            SIGNATURE_KEY: module.serve.get_concrete_function(),
+            PREPROCESS_SIGNATURE_KEY: module.preprocess.get_concrete_function(),
+        }
+        tf.saved_model.save(module, output_dir, signatures=signatures)
     return output_dir
 
 
-def export_model_dir(model_dir: str, output_dir: str) -> str:
-    """Exports the ``model.keras`` of a ``stm-keras fit`` model directory, per its config.json.
+def export_model(model_path: str, output_dir: str) -> str:
+    """Exports the classifier of a preset, preset handle or ``stm-keras fit`` model directory.
 
     Raises:
-        FileNotFoundError, ValueError: naming the unusable file, from ``stm_keras.model_dir``.
+        FileNotFoundError, ValueError: naming the unusable path, from ``stm_keras.model_dir``.
     """
-    config = model_dir_lib.load_config(model_dir)
-    model = model_dir_lib.load_model(model_dir)
-    num_outputs = model.outputs[0].shape[-1]
-    if num_outputs != len(config["classes"]):
-        raise ValueError(
-            f"{os.path.join(model_dir, model_dir_lib.MODEL_FILE)} has {num_outputs} outputs but "
-            f"config.json lists {len(config['classes'])} classes"
-        )
-    return export_saved_model(
-        model,
-        config["classes"],
-        int(config["frames"]),
-        int(config["image_size"]),
-        output_dir,
-        metadata={"arch": config["arch"]},
-    )
+    classifier = model_dir_lib.load_classifier(model_path)
+    arch = "tsn" if classifier.backbone.is_tsn else "stm"
+    return export_saved_model(classifier, output_dir, metadata={"arch": arch})
 
 
 def read_labels(saved_model_dir: str) -> list[str]:

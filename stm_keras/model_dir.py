@@ -1,20 +1,28 @@
-"""The model directory written by ``stm-keras fit`` and read by evaluate/export/predict.
+"""The model directory of ``stm-keras fit`` and loading a trained classifier from anywhere.
 
-Layout: ``config.json`` (every option used, so later verbs need no repeated flags; it holds at
-least ``arch``, ``frames``, ``image_size``, ``classes`` and ``model`` — the keyword arguments of
-the model builder), ``model.keras`` (the final model) and training state (checkpoints, history,
-logs) described in the training docs.
+Layout: ``config.json`` (every option of the run, its recipe and overrides, the classes and the
+backbone config), ``final/`` and ``best/`` (keras-hub presets of the final model and of the
+epoch with the best monitored accuracy) and training state (history, logs, backup) described in
+the training docs. ``load_classifier`` takes such a directory, a preset directory, an ``hf://``
+or ``kaggle://`` preset handle, or a model directory written by stm-keras 0.1 (``model.keras``,
+converted in memory).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from typing import Any
 
 CONFIG_FILE = "config.json"
-MODEL_FILE = "model.keras"
-REQUIRED_CONFIG_KEYS = ("arch", "frames", "image_size", "classes", "model")
+FINAL_PRESET = "final"
+BEST_PRESET = "best"
+LEGACY_MODEL_FILE = "model.keras"
+REQUIRED_CONFIG_KEYS = ("arch", "frames", "image_size", "classes")
+PRESET_TASK_FILE = "task.json"
+REMOTE_PREFIXES = ("hf://", "kaggle://", "modelscope://", "gs://", "s3://")
 
 
 def save_config(model_dir: str, config: dict[str, Any]) -> str:
@@ -42,13 +50,115 @@ def load_config(model_dir: str) -> dict[str, Any]:
     return config
 
 
-def load_model(model_dir: str, compile: bool = False) -> Any:
-    """Loads ``model_dir/model.keras`` (custom STM layers are registered by importing them)."""
+def is_preset(path: str) -> bool:
+    """Whether ``path`` is a local keras-hub preset directory of a classifier."""
+    return os.path.isfile(os.path.join(path, PRESET_TASK_FILE))
+
+
+def is_legacy_model_dir(path: str) -> bool:
+    """Whether ``path`` is a model directory of stm-keras 0.1 (``model.keras``, no presets)."""
+    return os.path.isfile(os.path.join(path, LEGACY_MODEL_FILE)) and not os.path.isdir(
+        os.path.join(path, FINAL_PRESET)
+    )
+
+
+def resolve_preset(path: str, which: str = FINAL_PRESET) -> str:
+    """The preset a user's ``path`` stands for.
+
+    Args:
+        path: str. A preset directory or handle, or a ``stm-keras fit`` model directory.
+        which: str. In a model directory, ``"final"`` or ``"best"``. Defaults to ``"final"``.
+
+    Raises:
+        FileNotFoundError: naming ``path`` and what was expected there.
+    """
+    if path.startswith(REMOTE_PREFIXES) or is_preset(path):
+        return path
+    inside = os.path.join(path, which)
+    if is_preset(inside):
+        return inside
+    if os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        raise FileNotFoundError(
+            f"{inside} holds no preset ({PRESET_TASK_FILE}): has 'stm-keras fit' finished in "
+            f"{path}?"
+        )
+    raise FileNotFoundError(
+        f"{path} is neither a preset (no {PRESET_TASK_FILE}) nor a 'stm-keras fit' model "
+        f"directory (no {CONFIG_FILE})"
+    )
+
+
+def load_classifier(path: str, which: str = FINAL_PRESET) -> Any:
+    """Loads the ``STMVideoClassifier`` a preset, handle or model directory holds.
+
+    A model directory written by stm-keras 0.1 (``config.json`` + ``model.keras``) is converted
+    in memory; ``convert_legacy_model_dir`` writes it as a preset once and for all.
+
+    Raises:
+        FileNotFoundError: naming ``path``, when it holds no model.
+    """
+    from stm_keras.models import STMVideoClassifier
+
+    if not path.startswith(REMOTE_PREFIXES) and is_legacy_model_dir(path):
+        return _load_legacy(path)
+    return STMVideoClassifier.from_preset(resolve_preset(path, which))
+
+
+def save_preset(model: Any, preset_dir: str) -> str:
+    """Writes ``model`` as a preset, replacing ``preset_dir`` whole only once it is complete."""
+    parent = os.path.dirname(os.path.abspath(preset_dir))
+    os.makedirs(parent, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=f".{os.path.basename(preset_dir)}-", dir=parent)
+    os.chmod(scratch, 0o755)  # mkdtemp's 0700 would hide the preset from other users
+    try:
+        model.save_to_preset(scratch)
+        # A kill between the two renames leaves the old preset as `.old` and the new one whole.
+        old = f"{preset_dir}.old"
+        if os.path.exists(preset_dir):
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(preset_dir, old)
+        os.rename(scratch, preset_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return preset_dir
+
+
+def convert_legacy_model_dir(model_dir: str) -> str:
+    """Writes the ``model.keras`` of a stm-keras 0.1 model directory as ``model_dir/final``."""
+    return save_preset(_load_legacy(model_dir), os.path.join(model_dir, FINAL_PRESET))
+
+
+def _load_legacy(model_dir: str) -> Any:
+    """Rebuilds a 0.1 model (``build_stm_resnet`` kwargs in config.json) as a classifier."""
     import keras
 
-    import stm_keras.layers  # noqa: F401  (registers the serializable layers)
+    from stm_keras.models import (
+        STMBackbone,
+        STMVideoClassifier,
+        VideoClassifierPreprocessor,
+        transfer_weights,
+    )
 
-    path = os.path.join(model_dir, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: has 'stm-keras fit' finished in {model_dir}?")
-    return keras.saving.load_model(path, compile=compile)
+    config = load_config(model_dir)
+    kwargs = dict(config.get("model") or {})
+    if not kwargs:
+        raise ValueError(f"{os.path.join(model_dir, CONFIG_FILE)} has no 'model' entry to rebuild")
+    num_classes = int(kwargs.pop("num_classes"))
+    dropout = float(kwargs.pop("dropout", 0.5))
+    if config["arch"] == "tsn":
+        kwargs.update(use_cstm=False, use_cmm=False)
+    backbone = STMBackbone(**kwargs)
+    preprocessor = VideoClassifierPreprocessor(
+        num_segments=int(config["frames"]),
+        image_size=int(config["image_size"]),
+        class_names=config["classes"],
+    )
+    classifier = STMVideoClassifier(backbone, num_classes, preprocessor, dropout=dropout)
+    legacy = keras.saving.load_model(os.path.join(model_dir, LEGACY_MODEL_FILE), compile=False)
+    report = transfer_weights(legacy, classifier)
+    weighted = [layer.name for layer in legacy.layers if layer.weights]
+    if sorted(report.copied) != sorted(weighted):
+        missing = sorted(set(weighted) - set(report.copied))
+        raise ValueError(f"{model_dir}: layers {missing[:5]} of model.keras have no counterpart")
+    return classifier

@@ -1,10 +1,10 @@
-"""Classifies videos and frame folders with an exported SavedModel or a model directory.
+"""Classifies videos and frame folders with an exported SavedModel, a preset or a model dir.
 
-The clip is sampled on the host the way evaluation samples it (the middle frame of each of ``T``
-segments, ``sampling.segment_indices``), so only ``T`` frames are ever converted and kept in
-memory, and a video is decoded only up to its last sampled frame. The model's own preprocessing
-(resize, crop, normalization: ``views.serving_clips``) does the rest; on ``T`` frames its frame
-sampling keeps every frame, so both model kinds see the same pixels.
+The clip is sampled on the host with the model's ``VideoClassifierPreprocessor`` (the middle
+frame of each of ``T`` segments, as evaluation samples), so only ``T`` frames are ever converted
+and kept in memory, and a video is decoded only up to its last sampled frame. The model's own
+preprocessing (resize, crop, normalization) does the rest; on ``T`` frames its frame sampling
+keeps every frame, so every model kind sees the same pixels.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,11 +24,9 @@ class DecodeError(Exception):
     """An input that cannot be read as a video or frame folder; the message names it."""
 
 
-def sample_indices(num_frames: int, num_segments: int) -> list[int]:
+def sample_indices(num_frames: int, preprocessor: Any) -> list[int]:
     """Evaluation's frame indices of a ``num_frames`` video (one clip, middle of each segment)."""
-    from stm_keras.data import sampling
-
-    return sampling.segment_indices(num_frames, num_segments, training=False).numpy().tolist()
+    return preprocessor.sample_indices(num_frames, training=False).numpy().tolist()
 
 
 def _natural_key(name: str) -> list[object]:
@@ -35,11 +34,11 @@ def _natural_key(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def read_frame_folder(path: str, num_segments: int) -> np.ndarray:
+def read_frame_folder(path: str, preprocessor: Any) -> np.ndarray:
     """The sampled frames of a folder of images (sorted by name, numbers compared as numbers).
 
     Returns:
-        uint8 ``[num_segments, height, width, 3]`` RGB.
+        uint8 ``[T, height, width, 3]`` RGB.
     """
     from PIL import Image
 
@@ -50,7 +49,7 @@ def read_frame_folder(path: str, num_segments: int) -> np.ndarray:
     if not names:
         raise DecodeError(f"{path}: frame folder holds no {'/'.join(IMAGE_EXTENSIONS)} images")
     frames = []
-    for index in sample_indices(len(names), num_segments):
+    for index in sample_indices(len(names), preprocessor):
         frame_path = os.path.join(path, names[index])
         try:
             with Image.open(frame_path) as image:
@@ -99,11 +98,11 @@ def _decode_video_frames(path: str, indices: Sequence[int]) -> tuple[dict[int, n
     return frames, decoded
 
 
-def read_video(path: str, num_segments: int) -> np.ndarray:
+def read_video(path: str, preprocessor: Any) -> np.ndarray:
     """The sampled frames of an encoded video (any container and codec PyAV decodes).
 
     Returns:
-        uint8 ``[num_segments, height, width, 3]`` RGB.
+        uint8 ``[T, height, width, 3]`` RGB.
     """
     import av
 
@@ -111,13 +110,13 @@ def read_video(path: str, num_segments: int) -> np.ndarray:
         num_frames = _count_video_frames(path)
         if num_frames < 1:
             raise DecodeError(f"{path}: the video has no frames")
-        indices = sample_indices(num_frames, num_segments)
+        indices = sample_indices(num_frames, preprocessor)
         frames, decoded = _decode_video_frames(path, indices)
         if decoded < num_frames and len(frames) < len(set(indices)):
             # The container overstated its length: sample again from the frames that exist.
             if decoded == 0:
                 raise DecodeError(f"{path}: no frame could be decoded")
-            indices = sample_indices(decoded, num_segments)
+            indices = sample_indices(decoded, preprocessor)
             frames, decoded = _decode_video_frames(path, indices)
         if len(frames) < len(set(indices)):
             raise DecodeError(f"{path}: frames {sorted(set(indices) - set(frames))} missing")
@@ -127,17 +126,17 @@ def read_video(path: str, num_segments: int) -> np.ndarray:
     return np.stack([frames[index] for index in indices])
 
 
-def read_clip(path: str, num_segments: int) -> np.ndarray:
-    """The ``num_segments`` sampled RGB frames of a video file or frame folder.
+def read_clip(path: str, preprocessor: Any) -> np.ndarray:
+    """The ``T`` RGB frames ``preprocessor`` samples from a video file or frame folder.
 
     Raises:
         DecodeError: naming ``path``, when it is missing or cannot be decoded.
     """
     if os.path.isdir(path):
-        return read_frame_folder(path, num_segments)
+        return read_frame_folder(path, preprocessor)
     if not os.path.isfile(path):
         raise DecodeError(f"{path}: no such file or directory")
-    return read_video(path, num_segments)
+    return read_video(path, preprocessor)
 
 
 @dataclasses.dataclass
@@ -146,40 +145,39 @@ class Predictor:
 
     Attributes:
         class_names: list of str. In output order.
-        num_segments: int. Frames the model samples from a video.
+        preprocessor: VideoClassifierPreprocessor. Samples frames from a video on the host.
         serve: callable. uint8 ``[batch, frames, height, width, 3]`` tensor to a dict with
             ``probabilities``.
-        source: str. The directory it was loaded from.
+        source: str. Where it was loaded from.
     """
 
     class_names: list[str]
-    num_segments: int
+    preprocessor: Any
     serve: Callable[..., dict]
     source: str
+
+    def read_clip(self, path: str) -> np.ndarray:
+        """The sampled frames of a video file or frame folder (see ``read_clip``)."""
+        return read_clip(path, self.preprocessor)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """float32 ``[num_classes]`` probabilities of one clip ``[frames, height, width, 3]``."""
         from stm_keras.export import PROBABILITIES_KEY
 
-        return self.serve(frames[np.newaxis])[PROBABILITIES_KEY].numpy()[0]
+        return np.asarray(self.serve(frames[np.newaxis])[PROBABILITIES_KEY])[0]
 
 
 def load_predictor(path: str) -> Predictor:
-    """Loads a SavedModel from ``stm-keras export`` or a ``stm-keras fit`` model directory.
+    """Loads a SavedModel from ``stm-keras export``, or a preset / handle / model directory.
 
     Raises:
-        ValueError: naming ``path``, when it is neither.
+        ValueError, FileNotFoundError: naming ``path``, when it holds no model.
     """
     import tensorflow as tf
 
     from stm_keras import export, model_dir
+    from stm_keras.models import VideoClassifierPreprocessor
 
-    if os.path.isfile(os.path.join(path, model_dir.CONFIG_FILE)):
-        config = model_dir.load_config(path)
-        module = export.ServingModule(
-            model_dir.load_model(path), int(config["frames"]), int(config["image_size"])
-        )
-        return Predictor(list(config["classes"]), int(config["frames"]), module.serve, path)
     if os.path.isfile(os.path.join(path, export.SAVED_MODEL_FILE)):
         loaded = tf.saved_model.load(path)
 
@@ -190,10 +188,23 @@ def load_predictor(path: str) -> Predictor:
             return signature(**{export.INPUT_KEY: tf.constant(video)})
 
         preprocessing = export.read_preprocessing(path)
-        return Predictor(
-            export.read_labels(path), int(preprocessing["frames"]), serve_saved_model, path
+        preprocessor = VideoClassifierPreprocessor(
+            **preprocessing.get(
+                "preprocessor",
+                # Exports of stm-keras 0.1 record only these two.
+                {
+                    "num_segments": preprocessing["frames"],
+                    "image_size": preprocessing["image_size"],
+                },
+            )
         )
-    raise ValueError(
-        f"{path} is neither a SavedModel from 'stm-keras export' (no saved_model.pb) nor a "
-        f"model directory from 'stm-keras fit' (no config.json)"
-    )
+        return Predictor(export.read_labels(path), preprocessor, serve_saved_model, path)
+    try:
+        classifier = model_dir.load_classifier(path)
+    except FileNotFoundError as error:
+        raise ValueError(
+            f"{path} is neither a SavedModel from 'stm-keras export' (no saved_model.pb) nor a "
+            f"preset or 'stm-keras fit' model directory ({error})"
+        ) from error
+    module = export.ServingModule(classifier)
+    return Predictor(list(classifier.class_names), classifier.preprocessor, module.serve, path)

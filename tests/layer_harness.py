@@ -25,7 +25,9 @@ def _fit_one_step(model: keras.Model, inputs: np.ndarray, outputs_shape: tuple) 
     if not model.trainable_weights:
         return
     before = [np.array(w) for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    # metrics=[]: a keras-hub Task compiles itself with its default metrics, which
+    # compile(metrics=None) would keep.
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=[])
     targets = np.random.default_rng(1).normal(size=outputs_shape).astype("float32")
     history = model.fit(inputs, targets, batch_size=inputs.shape[0], epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -93,11 +95,17 @@ def run_model_test(
     expected_output_shape: tuple,
     tmp_path: Any,
 ) -> keras.Model:
-    """Checks a model builder end to end; returns a built model."""
+    """Checks a model builder end to end; returns a built model.
+
+    The config round trip goes through the model's own class, so keras-hub models (whose
+    config is their constructor arguments) and plain Functional models both revive.
+    """
     model = build(**build_kwargs)
-    revived = keras.Model.from_config(model.get_config())
+    revived = type(model).from_config(model.get_config())
+    assert revived.get_config() == model.get_config(), "config round trip changed the config"
     assert [x.name for x in revived.layers] == [x.name for x in model.layers]
     assert revived.count_params() == model.count_params()
+    assert [tuple(w.shape) for w in revived.weights] == [tuple(w.shape) for w in model.weights]
 
     _assert_shape(model.output.shape[1:], expected_output_shape[1:], "symbolic output")
     outputs = model(input_data, training=False)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import importlib
 
-from pipelines.datasets.base import DatasetAdapter
+from stm_keras.pipelines.datasets.base import DatasetAdapter
 
 # name -> module defining ADAPTER; modules are imported on use so a bad one cannot break others.
 MODULES = {
-    "jester": "pipelines.datasets.jester",
-    "something-v1": "pipelines.datasets.something_v1",
-    "something-v2": "pipelines.datasets.something_v2",
-    "kinetics400": "pipelines.datasets.kinetics400",
-    "ucf101": "pipelines.datasets.ucf101",
-    "hmdb51": "pipelines.datasets.hmdb51",
+    "jester": "stm_keras.pipelines.datasets.jester",
+    "something-v1": "stm_keras.pipelines.datasets.something_v1",
+    "something-v2": "stm_keras.pipelines.datasets.something_v2",
+    "kinetics400": "stm_keras.pipelines.datasets.kinetics400",
+    "ucf101": "stm_keras.pipelines.datasets.ucf101",
+    "hmdb51": "stm_keras.pipelines.datasets.hmdb51",
 }
 
 

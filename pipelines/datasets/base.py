@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.items import Failure, LayoutError, VideoItem
+from stm_keras.pipelines.items import Failure, LayoutError, VideoItem
 from stm_keras.data import schema
 
 NO_LABEL = schema.NO_LABEL

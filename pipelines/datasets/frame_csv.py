@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.datasets.base import (
+from stm_keras.pipelines.datasets.base import (
     NO_LABEL,
     DatasetAdapter,
     Listing,
@@ -19,7 +19,7 @@ from pipelines.datasets.base import (
     class_index,
     label_failure,
 )
-from pipelines.items import FRAMES, VideoItem
+from stm_keras.pipelines.items import FRAMES, VideoItem
 
 HEADER_IDS = ("id", "video_id")
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.datasets.base import DatasetAdapter, Listing, SplitBuilder, annotation_lines
-from pipelines.items import VIDEO, VideoItem
+from stm_keras.pipelines.datasets.base import DatasetAdapter, Listing, SplitBuilder, annotation_lines
+from stm_keras.pipelines.items import VIDEO, VideoItem
 
 SPLITS_DIR = "testTrainMulti_7030_splits"
 SUFFIX = "_test_split{}.txt"

@@ -1,6 +1,6 @@
 """20BN-Jester v1: 148k hand-gesture clips as JPEG frame folders, 27 classes, 12 fps."""
 
-from pipelines.datasets.frame_csv import FrameFolderCsvDataset
+from stm_keras.pipelines.datasets.frame_csv import FrameFolderCsvDataset
 
 FPS = 12.0
 

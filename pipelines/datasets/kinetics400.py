@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.datasets.base import (
+from stm_keras.pipelines.datasets.base import (
     NO_LABEL,
     DatasetAdapter,
     Listing,
@@ -21,7 +21,7 @@ from pipelines.datasets.base import (
     class_index,
     label_failure,
 )
-from pipelines.items import VIDEO, VideoItem
+from stm_keras.pipelines.items import VIDEO, VideoItem
 
 CSV_FILES = {
     "train": ("train.csv",),

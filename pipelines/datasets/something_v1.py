@@ -1,6 +1,6 @@
 """20BN-Something-Something v1: 108k object-interaction clips as JPEG frame folders, 174 classes."""
 
-from pipelines.datasets.frame_csv import FrameFolderCsvDataset
+from stm_keras.pipelines.datasets.frame_csv import FrameFolderCsvDataset
 
 FPS = 12.0
 

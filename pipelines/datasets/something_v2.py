@@ -12,7 +12,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.datasets.base import (
+from stm_keras.pipelines.datasets.base import (
     NO_LABEL,
     DatasetAdapter,
     Listing,
@@ -21,7 +21,7 @@ from pipelines.datasets.base import (
     label_failure,
     read_file_bytes,
 )
-from pipelines.items import VIDEO, VideoItem
+from stm_keras.pipelines.items import VIDEO, VideoItem
 
 VIDEOS_DIR = "20bn-something-something-v2"
 PREFIX = "something-something-v2"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.datasets.base import (
+from stm_keras.pipelines.datasets.base import (
     DatasetAdapter,
     Listing,
     SplitBuilder,
@@ -14,7 +14,7 @@ from pipelines.datasets.base import (
     class_index,
     label_failure,
 )
-from pipelines.items import VIDEO, VideoItem
+from stm_keras.pipelines.items import VIDEO, VideoItem
 
 VIDEOS_DIR = "UCF-101"
 LISTS_DIR = "ucfTrainTestlist"

@@ -8,7 +8,7 @@ pair is one motion and its time reversal.
 
 from __future__ import annotations
 
-from pipelines.synth.motion import Motion
+from stm_keras.pipelines.synth.motion import Motion
 
 
 def _pair(first: str, second: str, shape: str, movement: str) -> list[tuple[str, Motion]]:

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from pipelines.synth import classes as class_lists
-from pipelines.synth.motion import Motion, render_clip
+from stm_keras.pipelines.synth import classes as class_lists
+from stm_keras.pipelines.synth.motion import Motion, render_clip
 
 JPEG_QUALITY = 90
 

@@ -1,10 +1,11 @@
 """The tf.data input pipeline: preprocessed TFRecord shards to batches of normalized clips.
 
-Per element: parse the ``SequenceExample``, choose the TSN segment indices, decode only those
-``T`` JPEGs (training decodes straight into the multi-scale crop window), resize, normalize.
+Per element: parse the ``SequenceExample`` and let the model's ``VideoClassifierPreprocessor``
+make the clip (it samples the TSN segment indices first and decodes only those ``T`` JPEGs;
+training decodes straight into the multi-scale crop window).
 Training reads shards interleaved in parallel, shuffles files and records, repeats forever and
-drops the last partial batch; evaluation reads in order with the ``single_view`` centre crop
-that ``evaluate`` and export use.
+drops the last partial batch; evaluation reads in order with the ``1x1`` centre crop that
+``evaluate``, the exported model and ``predict`` also use.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from stm_keras.data import augment, sampling, schema, transforms
+from stm_keras.data import schema
+from stm_keras.models.video_classifier_preprocessor import VideoClassifierPreprocessor
 
 AUTOTUNE = tf.data.AUTOTUNE
 DEFAULT_SHUFFLE_BUFFER = 512
@@ -71,53 +73,36 @@ def load_split(data_dir: str, split: str, info: dict[str, Any] | None = None) ->
 
 def decode_clip(
     serialized: tf.Tensor,
-    num_frames: int,
-    image_size: int,
+    preprocessor: VideoClassifierPreprocessor,
     training: bool,
-    flip: bool = False,
     seed: int | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Turns one serialized record into a normalized clip and its label.
 
     Args:
         serialized: string scalar. A ``SequenceExample`` written by ``schema.encode``.
-        num_frames: int. ``T``, frames per clip.
-        image_size: int. Output side in pixels.
-        training: bool. Random segment frames + multi-scale crop (+ flip) when True; segment
-            middles + ``transforms.single_view`` otherwise.
-        flip: bool. Random horizontal flip (training only). Defaults to False.
+        preprocessor: VideoClassifierPreprocessor. Its ``train_clip`` (training) or
+            ``eval_clip`` (evaluation) makes the clip.
+        training: bool. Training view (random frames, multi-scale crop, flip per the
+            preprocessor) or the ``1x1`` evaluation view.
         seed: int. Op seed for sampling and augmentation. Defaults to None.
 
     Returns:
-        ``(clip, label)``: float32 ``[T, image_size, image_size, 3]`` ImageNet-normalized, and
-        int32 scalar label.
+        ``(clip, label)``: float32 ``[T, S, S, 3]`` normalized, and int32 scalar label.
     """
     parsed = schema.parse(serialized)
-    indices = sampling.segment_indices(parsed["num_frames"], num_frames, training, seed=seed)
-    jpegs = tf.gather(parsed["frames"], indices)
     if training:
-        # The JPEG header gives the true stored size, whatever the context says.
-        shape = tf.image.extract_jpeg_shape(jpegs[0])
-        view_seed = None if seed is None else seed + 1  # independent of the sampling draws
-        clip = augment.train_view(jpegs, shape[0], shape[1], image_size, flip=flip, seed=view_seed)
+        clip = preprocessor.train_clip(parsed["frames"], parsed["num_frames"], seed=seed)
     else:
-        decoded = tf.map_fn(
-            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
-            jpegs,
-            fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
-        )
-        clip = transforms.single_view(decoded, image_size)
-    clip = tf.ensure_shape(clip, [num_frames, image_size, image_size, 3])
-    return sampling.normalize(clip), tf.cast(parsed["label"], tf.int32)
+        clip = preprocessor.eval_clip(parsed["frames"], parsed["num_frames"])
+    return clip, tf.cast(parsed["label"], tf.int32)
 
 
 def make_dataset(
     files: Sequence[str],
-    num_frames: int,
-    image_size: int,
+    preprocessor: VideoClassifierPreprocessor,
     batch_size: int,
     training: bool,
-    flip: bool = False,
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
     repeat: bool | None = None,
     seed: int | None = None,
@@ -127,11 +112,10 @@ def make_dataset(
 
     Args:
         files: list of str. Shard paths of one split.
-        num_frames: int. ``T``.
-        image_size: int. Output side.
+        preprocessor: VideoClassifierPreprocessor. Frames per clip, crop size, augmentation
+            (flip included) and normalization.
         batch_size: int. Clips per batch (per replica under a distribution strategy).
         training: bool. Shuffle, augment, repeat and drop the last partial batch when True.
-        flip: bool. Random horizontal flip in training. Defaults to False.
         shuffle_buffer: int. Records held for shuffling in training. Defaults to 512.
         repeat: bool. Repeat forever; defaults to ``training``.
         seed: int. Seed for shuffling and augmentation (reproducible draws). Defaults to None.
@@ -165,7 +149,7 @@ def make_dataset(
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.map(
-        lambda serialized: decode_clip(serialized, num_frames, image_size, training, flip, seed),
+        lambda serialized: decode_clip(serialized, preprocessor, training, seed),
         num_parallel_calls=AUTOTUNE,
         deterministic=not training,
     )

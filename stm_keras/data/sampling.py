@@ -1,4 +1,4 @@
-"""TSN segment sampling and ImageNet normalization, as TF ops usable eagerly and in tf.data.
+"""TSN segment sampling as TF ops usable eagerly and in tf.data (``VideoClassifierPreprocessor``).
 
 A video of ``n`` frames is split into ``T`` equal segments; training takes one random frame from
 each segment, evaluation the middle frame of each. Videos shorter than ``T`` frames repeat frames
@@ -8,9 +8,6 @@ in order. Indices are sampled first so that only the chosen JPEGs are decoded.
 from __future__ import annotations
 
 import tensorflow as tf
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _segment_bounds(num_frames: tf.Tensor, num_segments: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -62,9 +59,3 @@ def multi_clip_indices(num_frames: tf.Tensor | int, num_segments: int, num_clips
     position = (i + (k + 0.5) / num_clips) * n / num_segments
     index = tf.clip_by_value(tf.floor(position), 0.0, tf.maximum(n - 1.0, 0.0))
     return tf.cast(index, tf.int32)
-
-
-def normalize(frames: tf.Tensor) -> tf.Tensor:
-    """Maps uint8-range pixels ``[..., 3]`` to float32 with ImageNet mean/std normalization."""
-    frames = tf.cast(frames, tf.float32) / 255.0
-    return (frames - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)

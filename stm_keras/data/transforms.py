@@ -1,10 +1,10 @@
-"""Evaluation-time spatial transforms, shared by validation in ``fit``, ``evaluate`` and export.
+"""Evaluation-time spatial transforms, the geometry behind ``VideoClassifierPreprocessor``.
 
 As TSN/STM test: the short side is resized to ``scale_size`` (256 for a 224 model, i.e.
 ``round(image_size * 256 / 224)``), then either one centre crop of ``image_size`` (protocol
-``1x1``) or three ``scale_size`` squares covering the frame along its long side, each resized to
-``image_size`` (protocol ``3x10``). All functions take ``[..., H, W, C]`` tensors, so a whole clip
-``[T, H, W, C]`` gets the same crop.
+``1x1``: ``resize_short_side`` then ``center_crop``) or three ``scale_size`` squares covering
+the frame along its long side, each resized to ``image_size`` (protocol ``3x10``). All
+functions take ``[..., H, W, C]`` tensors, so a whole clip ``[T, H, W, C]`` gets the same crop.
 """
 
 from __future__ import annotations
@@ -40,19 +40,16 @@ def center_crop(frames: tf.Tensor, size: int) -> tf.Tensor:
     return frames[..., top : top + size, left : left + size, :]
 
 
-def single_view(frames: tf.Tensor, image_size: int) -> tf.Tensor:
-    """Protocol ``1x1`` spatial view: short side to ``scale_size_for(image_size)``, centre crop."""
-    return center_crop(resize_short_side(frames, scale_size_for(image_size)), image_size)
-
-
-def three_crop_views(frames: tf.Tensor, image_size: int) -> tf.Tensor:
+def three_crop_views(
+    frames: tf.Tensor, image_size: int, scale_size: int | None = None
+) -> tf.Tensor:
     """Protocol ``3x10`` spatial views: three squares covering the frame along its long side.
 
     Returns:
         float32 ``[3, ..., image_size, image_size, C]``: start, centre and end crops of side
-        ``scale_size_for(image_size)`` each resized to ``image_size``.
+        ``scale_size`` (default ``scale_size_for(image_size)``) each resized to ``image_size``.
     """
-    scale_size = scale_size_for(image_size)
+    scale_size = scale_size or scale_size_for(image_size)
     frames = resize_short_side(frames, scale_size)
     shape = tf.shape(frames)
     height, width = shape[-3], shape[-2]

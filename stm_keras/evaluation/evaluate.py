@@ -13,12 +13,13 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from stm_keras.data import schema
 from stm_keras.evaluation import confusion_image, metrics
-from stm_keras.evaluation.views import Protocol, record_views
+from stm_keras.models.video_classifier_preprocessor import Protocol, VideoClassifierPreprocessor
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -42,12 +43,11 @@ class EvaluationResult:
 
 def view_dataset(
     files: Sequence[str],
-    num_segments: int,
-    image_size: int,
+    preprocessor: VideoClassifierPreprocessor,
     protocol: Protocol,
     batch_size: int,
 ) -> tf.data.Dataset:
-    """Batches of views of every video in ``files``, in file order.
+    """Batches of views of every video in ``files``, in file order (``preprocessor.test_views``).
 
     Returns:
         A dataset of dicts: ``views`` float32 ``[≤batch_size, T, S, S, 3]`` and, per view, the
@@ -57,7 +57,7 @@ def view_dataset(
     def to_views(index: tf.Tensor, video: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         count = [protocol.num_views]
         return {
-            "views": record_views(video["frames"], num_segments, image_size, protocol),
+            "views": preprocessor.test_views(video["frames"], protocol),
             "video_index": tf.fill(count, index),
             "label": tf.fill(count, video["label"]),
             "video_id": tf.fill(count, video["video_id"]),
@@ -77,9 +77,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def evaluate(
     model: Any,
     files: Sequence[str],
-    class_names: Sequence[str],
-    num_segments: int,
-    image_size: int,
     protocol: Protocol,
     batch_size: int = 32,
     progress: ProgressCallback | None = None,
@@ -87,26 +84,27 @@ def evaluate(
     """Scores every video of ``files`` with ``protocol`` and computes the metrics.
 
     Args:
-        model: keras.Model. Input ``[N, T, S, S, 3]`` normalized frames, output logits.
+        model: STMVideoClassifier with a preprocessor that has class names.
         files: sequence of str. TFRecord shards (``schema.split_files``).
-        class_names: sequence of str. The model's classes, in output order.
-        num_segments: int. ``T``, frames per clip.
-        image_size: int. ``S``, the model's input side.
-        protocol: Protocol. ``views.PROTOCOLS["1x1"]`` or ``["3x10"]``.
+        protocol: Protocol. ``PROTOCOLS["1x1"]`` or ``PROTOCOLS["3x10"]``.
         batch_size: int. Views per model call. Defaults to 32.
         progress: callable ``(videos_started, views_done)``, called after every batch.
 
     Raises:
-        ValueError: when the split is empty, unlabelled, or has labels beyond ``class_names``.
+        ValueError: when the split is empty, unlabelled, or has labels beyond the classes.
     """
+    class_names = list(model.class_names or [str(k) for k in range(model.num_classes)])
     num_classes = len(class_names)
     totals = np.zeros((0, num_classes))
     labels = np.zeros((0,), np.int64)
     video_ids: list[str] = []
     views_done = 0
-    dataset = view_dataset(files, num_segments, image_size, protocol, batch_size)
+    dataset = view_dataset(files, model.preprocessor, protocol, batch_size)
     for batch in dataset.as_numpy_iterator():
-        probabilities = _softmax(np.asarray(model.predict_on_batch(batch["views"])))
+        # The views are preprocessed already: keras.Model's predict_on_batch, not the Task's,
+        # which would run the preprocessor again.
+        logits = keras.Model.predict_on_batch(model, batch["views"])
+        probabilities = _softmax(np.asarray(logits))
         index = batch["video_index"]
         if index.max() >= totals.shape[0]:
             grow = max(2 * totals.shape[0], int(index.max()) + 1) - totals.shape[0]

@@ -8,6 +8,8 @@ one serializable layer for standalone use.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -54,17 +56,7 @@ def validate_block_options(
 def create_block_layers(
     input_channels: int,
     filters: int,
-    *,
-    num_segments: int,
-    strides: int = 1,
-    bottleneck: bool = True,
-    use_cstm: bool = True,
-    use_cmm: bool = True,
-    fusion: str = "sum",
-    temporal_conv: str = "channelwise",
-    temporal_init: str = "shift",
-    cmm_reduction: int = 16,
-    style: str = "pytorch",
+    options: Mapping[str, Any],
     prefix: str = "",
     dtype: Any = None,
 ) -> dict[str, keras.layers.Layer]:
@@ -72,8 +64,16 @@ def create_block_layers(
 
     Keys follow keras.applications' ResNet (``1_conv``, ``1_bn``, ..., ``0_conv`` for the
     projection shortcut) plus ``2_temporal`` (CSTM's temporal conv; ``1_temporal`` in a basic
-    block), ``cmm`` and ``fuse``/``fuse_conv``. See ``STMBlock`` for the arguments.
+    block), ``cmm`` and ``fuse``/``fuse_conv``. ``options`` holds every ``STMBlock`` argument
+    but ``filters`` (``BLOCK_OPTIONS``), with the meanings documented there.
     """
+    missing = sorted(set(BLOCK_OPTIONS) - set(options))
+    if missing:
+        raise ValueError(f"block options lack {missing}")
+    num_segments, strides = options["num_segments"], options["strides"]
+    bottleneck, use_cstm, use_cmm = options["bottleneck"], options["use_cstm"], options["use_cmm"]
+    fusion, style, cmm_reduction = options["fusion"], options["style"], options["cmm_reduction"]
+    temporal_conv, temporal_init = options["temporal_conv"], options["temporal_init"]
     validate_block_options(fusion, temporal_conv, temporal_init, style, strides)
     layers: dict[str, keras.layers.Layer] = {}
     out_channels = filters * BOTTLENECK_EXPANSION if bottleneck else filters
@@ -169,14 +169,16 @@ def apply_block_layers(layers: dict[str, keras.layers.Layer], inputs):
     return layers["out"](layers["add"]([shortcut, x]))
 
 
-def apply_stm_block(inputs, filters: int, *, name: str, **options):
+def apply_stm_block(
+    inputs, filters: int, options: Mapping[str, Any], *, name: str, dtype: Any = None
+):
     """Adds one STM (or, with both modules off, plain ResNet) block to a Functional graph.
 
     Sublayers are named ``f"{name}_{key}"`` (e.g. ``conv2_block1_2_conv``), the names
     keras.applications' ResNet uses for the same convs and BNs. ``options`` are those of
     ``create_block_layers``.
     """
-    layers = create_block_layers(inputs.shape[-1], filters, prefix=f"{name}_", **options)
+    layers = create_block_layers(inputs.shape[-1], filters, options, f"{name}_", dtype)
     return apply_block_layers(layers, inputs)
 
 
@@ -241,26 +243,11 @@ class STMBlock(keras.layers.Layer):
         self.style = style
 
     def _block_options(self) -> dict[str, Any]:
-        return {
-            "num_segments": self.num_segments,
-            "strides": self.strides,
-            "bottleneck": self.bottleneck,
-            "use_cstm": self.use_cstm,
-            "use_cmm": self.use_cmm,
-            "fusion": self.fusion,
-            "temporal_conv": self.temporal_conv,
-            "temporal_init": self.temporal_init,
-            "cmm_reduction": self.cmm_reduction,
-            "style": self.style,
-        }
+        return {name: getattr(self, name) for name in BLOCK_OPTIONS}
 
     def build(self, input_shape):
         self.block_layers = create_block_layers(
-            input_shape[-1],
-            self.filters,
-            prefix=f"{self.name}_",
-            dtype=self.dtype_policy,
-            **self._block_options(),
+            input_shape[-1], self.filters, self._block_options(), f"{self.name}_", self.dtype_policy
         )
         # A symbolic pass builds every sublayer with its own input shape.
         apply_block_layers(
@@ -283,3 +270,11 @@ class STMBlock(keras.layers.Layer):
         config["filters"] = self.filters
         config.update(self._block_options())
         return config
+
+
+# The names of STMBlock's own arguments, which every block built by this module takes.
+BLOCK_OPTIONS = tuple(
+    name
+    for name in inspect.signature(STMBlock.__init__).parameters
+    if name not in ("self", "filters", "kwargs")
+)

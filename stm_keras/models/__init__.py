@@ -1,22 +1,25 @@
-"""STM-ResNet and TSN-ResNet builders, ImageNet initialisation and size reports."""
+"""The STM model API: backbone, video classifier, its preprocessor, ImageNet init, size reports."""
 
 from stm_keras.models.imagenet import load_imagenet_weights
-from stm_keras.models.stm_resnet import (
-    build_model,
-    build_stm_resnet,
-    build_tsn_resnet,
-    pooled_features_model,
-    transfer_weights,
-)
+from stm_keras.models.stm_backbone import STMBackbone
+from stm_keras.models.stm_video_classifier import STMVideoClassifier
 from stm_keras.models.summary import ModelSummary, summarize
+from stm_keras.models.transfer import TransferReport, transfer_weights
+from stm_keras.models.video_classifier_preprocessor import (
+    PROTOCOLS,
+    Protocol,
+    VideoClassifierPreprocessor,
+)
 
 __all__ = [
+    "PROTOCOLS",
     "ModelSummary",
-    "build_model",
-    "build_stm_resnet",
-    "build_tsn_resnet",
+    "Protocol",
+    "STMBackbone",
+    "STMVideoClassifier",
+    "TransferReport",
+    "VideoClassifierPreprocessor",
     "load_imagenet_weights",
-    "pooled_features_model",
     "summarize",
     "transfer_weights",
 ]

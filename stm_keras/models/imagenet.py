@@ -85,7 +85,7 @@ def _input_conversion(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ImageNet-normalized RGB input ``x_n``, so the conv becomes a rescaled, channel-flipped
     kernel plus a constant per output channel (exact away from the zero-padded border).
     """
-    from stm_keras.data.sampling import IMAGENET_MEAN, IMAGENET_STD  # imports TensorFlow
+    from stm_keras.models.video_classifier_preprocessor import IMAGENET_MEAN, IMAGENET_STD
 
     scale = 255.0 * np.asarray(IMAGENET_STD, dtype="float64")
     offset_bgr = 255.0 * np.asarray(IMAGENET_MEAN, dtype="float64")[::-1] - CAFFE_MEAN_BGR
@@ -106,14 +106,14 @@ def load_imagenet_weights(
     the classifier keep their initialisation.
 
     Args:
-        model: keras.Model. From ``build_stm_resnet``/``build_tsn_resnet`` with depth 50, 101
-            or 152 and width multiplier 1 (either stride ``style``).
+        model: STMVideoClassifier or STMBackbone with depth 50, 101 or 152 and width
+            multiplier 1 (either stride ``style``).
         weights: str or keras.Model. ``"imagenet"`` (keras.applications' download; needs
             network access or a filled ``~/.keras/models`` cache), a path to a saved
             keras.applications ResNet (``.keras``) or to its weights (``.h5``), or the model.
             Defaults to ``"imagenet"``.
         input_normalization: str. What ``model`` will be fed: ``"imagenet"`` (RGB scaled to
-            [0, 1] then ImageNet mean/std, as ``stm_keras.data.sampling.normalize``) folds the
+            [0, 1] then ImageNet mean/std, as ``VideoClassifierPreprocessor.normalize``) folds the
             conversion from keras.applications' caffe inputs into ``conv1``; ``"caffe"``
             (``keras.applications.resnet.preprocess_input``) copies the weights unchanged.
             Defaults to ``"imagenet"``.
@@ -131,6 +131,8 @@ def load_imagenet_weights(
             f"input_normalization must be one of {INPUT_NORMALIZATIONS}, "
             f"got {input_normalization!r}"
         )
+    # A classifier's convs and BNs live in its backbone.
+    model = getattr(model, "backbone", None) or model
     depth = resnet_depth(model)
     source = _source_model(weights, depth)
     source_depth = resnet_depth(source)

@@ -6,14 +6,13 @@ FLOPs follow the paper's convention: multiply-adds of the convolutions and dense
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from stm_keras.models.stm_resnet import spatial_shape
+from stm_keras.models.stm_backbone import STMBackbone, spatial_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,55 +91,59 @@ def layer_multiply_adds(layer: keras.layers.Layer, input_shape: tuple, output_sh
     if layer.weights and not isinstance(layer, keras.layers.BatchNormalization):
         raise ValueError(
             f"cannot count the multiply-adds of layer {layer.name} ({type(layer).__name__}); "
-            "summarize counts models built by build_stm_resnet/build_tsn_resnet"
+            "summarize counts STMBackbone models"
         )
     return 0
 
 
-def _with_concrete_input(model: keras.Model, frames: int, image_size: tuple[int, int]):
-    """Rebuilds ``model`` from its config with the input fixed to one clip (no weights)."""
-    config = copy.deepcopy(model.get_config())
-    input_layers = [x for x in config["layers"] if x["class_name"] == "InputLayer"]
-    if len(input_layers) != 1:
-        raise ValueError(f"{model.name}: expected one clip input, found {len(input_layers)}")
-    batch_shape = input_layers[0]["config"]["batch_shape"]
-    if len(batch_shape) != 5:
-        raise ValueError(f"{model.name}: input {batch_shape} is not [N, T, H, W, C] clips")
-    model_frames = batch_shape[1]
-    if model_frames is not None and model_frames != frames:
-        raise ValueError(f"{model.name} takes {model_frames} frames per clip, not {frames}")
-    for axis, size in ((2, image_size[0]), (3, image_size[1])):
-        if batch_shape[axis] not in (None, size):
-            raise ValueError(f"{model.name} takes images of {batch_shape[2:4]}, not {image_size}")
-    input_layers[0]["config"]["batch_shape"] = [1, frames, *image_size, batch_shape[4]]
-    return keras.Model.from_config(config)
+def _concrete_backbone(backbone: STMBackbone, frames: int, image_size: tuple[int, int]):
+    """The same backbone rebuilt (no weights) for ``image_size``, after checking ``frames``."""
+    if backbone.num_segments != frames:
+        raise ValueError(
+            f"{backbone.name} takes {backbone.num_segments} frames per clip, not {frames}"
+        )
+    built_size = spatial_shape(backbone.image_size)
+    for built, asked in zip(built_size, image_size, strict=True):
+        if built not in (None, asked):
+            raise ValueError(f"{backbone.name} takes images of {built_size}, not {image_size}")
+    return STMBackbone.from_config({**backbone.get_config(), "image_size": list(image_size)})
 
 
 def summarize(
     model: keras.Model, frames: int, image_size: int | Sequence[int] = 224
 ) -> ModelSummary:
-    """Counts the parameters and multiply-adds of ``model`` for one clip.
+    """Counts the parameters and multiply-adds of a model for one clip.
 
-    The model is rebuilt symbolically with a concrete input shape; nothing is run.
+    The backbone is rebuilt symbolically for ``image_size``; nothing is run.
 
     Args:
-        model: keras.Model. A Functional clip model such as ``build_stm_resnet``'s.
-        frames: int. Frames per clip; must match the model's ``num_segments``.
+        model: STMVideoClassifier or STMBackbone.
+        frames: int. Frames per clip; must match the backbone's ``num_segments``.
         image_size: int or (height, width). Frame size. Defaults to 224.
 
     Returns:
         A ``ModelSummary``; ``print(summary.format())`` prints the report.
     """
     size = spatial_shape(image_size)
-    concrete = _with_concrete_input(model, frames, size)
+    backbone = getattr(model, "backbone", model)
+    if not isinstance(backbone, STMBackbone):
+        raise ValueError(f"summarize counts STMBackbone models, got {type(backbone).__name__}")
+    concrete = _concrete_backbone(backbone, frames, size)
     by_part = {"backbone": 0, "temporal": 0, "motion": 0, "classifier": 0}
     for layer in concrete.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
         if not isinstance(layer.input, keras.KerasTensor):
             continue  # merges (Add, Concatenate) have no multiply-adds
-        count = layer_multiply_adds(layer, tuple(layer.input.shape), tuple(layer.output.shape))
+        # Between folding and consensus the batch axis holds the clip's frames.
+        count = layer_multiply_adds(
+            layer,
+            (frames, *layer.input.shape[1:]),
+            (frames, *layer.output.shape[1:]),
+        )
         by_part[_part(layer.name)] += count
+    if model is not backbone:
+        by_part["classifier"] = backbone.num_features * int(model.num_classes)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     return ModelSummary(
         name=model.name,

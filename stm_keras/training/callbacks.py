@@ -3,8 +3,8 @@
 ``EpochBackup`` is Keras's ``BackupAndRestore`` with an atomic commit: each epoch's weights and
 optimizer state go to a new file and a small JSON, replaced atomically, names the last complete
 one — so a kill while writing leaves the previous epoch intact. ``HistoryCSV`` and
-``BestCheckpoint`` are told the resume epoch so ``history.csv`` holds every epoch exactly once
-and the best checkpoint is not overwritten by a worse epoch after resuming.
+``BestPreset`` are told the resume epoch so ``history.csv`` holds every epoch exactly once and
+the best epoch's preset is not overwritten by a worse epoch after resuming.
 """
 
 from __future__ import annotations
@@ -142,6 +142,35 @@ def best_so_far(history_path: str, monitor: str, resume_epoch: int) -> float | N
     ]
     values = [value for value in values if not math.isnan(value)]
     return max(values) if values else None
+
+
+class BestPreset(keras.callbacks.Callback):
+    """Writes the model as a keras-hub preset whenever ``monitor`` reaches a new maximum.
+
+    The preset directory is replaced whole once the new one is complete
+    (``stm_keras.model_dir.save_preset``), so a kill while writing keeps the previous best.
+
+    Args:
+        preset_dir: str. Where the preset goes.
+        monitor: str. The epoch log to maximise (``"val_top1"`` or ``"top1"``).
+        best: float or None. The value to beat (the best before a resume). Defaults to None.
+    """
+
+    def __init__(self, preset_dir: str, monitor: str, best: float | None = None) -> None:
+        super().__init__()
+        self.preset_dir = preset_dir
+        self.monitor = monitor
+        self.best = best
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        from stm_keras import model_dir
+
+        value = (logs or {}).get(self.monitor)
+        if value is None or math.isnan(float(value)):
+            return
+        if self.best is None or float(value) > self.best:
+            self.best = float(value)
+            model_dir.save_preset(self.model, self.preset_dir)
 
 
 class TensorBoardScalars(keras.callbacks.Callback):

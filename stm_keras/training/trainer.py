@@ -1,9 +1,10 @@
 """``stm-keras fit``: trains an STM/TSN model on preprocessed shards into a model directory.
 
-The model directory (see ``stm_keras.model_dir``) ends up holding ``config.json`` (every option),
-``model.keras`` (the final model), ``checkpoints/best.keras`` and ``checkpoints/last.keras``,
-``history.csv`` (one row per epoch), ``logs/`` (TensorBoard) and, while training, ``backup/``
-from which an interrupted run resumes when started again with the same command.
+The model directory (see ``stm_keras.model_dir``) ends up holding ``config.json`` (every option,
+the recipe and the overrides), ``final/`` and ``best/`` (keras-hub presets of the final model and
+of the best epoch), ``history.csv`` (one row per epoch), ``logs/`` (TensorBoard) and, while
+training, ``backup/`` from which an interrupted run resumes when started again with the same
+command.
 """
 
 from __future__ import annotations
@@ -25,11 +26,8 @@ from stm_keras.training.strategy import (
 )
 
 BACKUP_DIR = "backup"
-CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 HISTORY_FILE = "history.csv"
-BEST_CHECKPOINT = "best.keras"
-LAST_CHECKPOINT = "last.keras"
 WORKERS_DIR = "workers"
 
 
@@ -49,13 +47,16 @@ class FitOptions:
     rate at the paper's global batch and is scaled linearly to the actual one unless
     ``lr_scaling`` is False. ``partial_bn`` and ``flip`` default to None: partial BN when
     starting from pretrained weights, flip for datasets whose labels do not depend on direction.
+    ``backbone`` holds ``STMBackbone`` arguments (the model's option set, declared there) other
+    than ``num_segments`` and ``image_size``, which come from ``frames`` and ``image_size``;
+    ``arch="tsn"`` turns both temporal modules off. ``recipe`` and ``overrides`` record where
+    the values came from (``stm_keras.recipes``).
     """
 
     data_dir: str
     model_dir: str
     arch: str = "stm"
-    depth: int = 50
-    width_multiplier: float = 1.0
+    backbone: dict[str, Any] = dataclasses.field(default_factory=dict)
     frames: int = 8
     image_size: int = 224
     batch_size: int = 8
@@ -79,37 +80,38 @@ class FitOptions:
     validation_steps: int | None = None
     shuffle_buffer: int = 512
     seed: int | None = None
-    stm_stages: tuple[int, ...] = (2, 3, 4, 5)
-    blocks_per_stage: int | None = None
-    fusion: str = "sum"
-    temporal_conv: str = "channelwise"
-    temporal_init: str = "shift"
-    use_cstm: bool = True
-    use_cmm: bool = True
     verbose: int = 1
+    recipe: str | None = None
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def model_kwargs(options: FitOptions, num_classes: int) -> dict[str, Any]:
-    """Keyword arguments of ``stm_keras.models.build_model(options.arch, ...)``."""
-    kwargs: dict[str, Any] = {
-        "depth": options.depth,
-        "num_classes": num_classes,
-        "num_segments": options.frames,
-        "width_multiplier": options.width_multiplier,
-        "dropout": options.dropout,
-        "image_size": options.image_size,
-    }
-    if options.arch == "stm":
-        kwargs.update(
-            stm_stages=list(options.stm_stages),
-            blocks_per_stage=options.blocks_per_stage,
-            fusion=options.fusion,
-            temporal_conv=options.temporal_conv,
-            temporal_init=options.temporal_init,
-            use_cstm=options.use_cstm,
-            use_cmm=options.use_cmm,
-        )
+def backbone_kwargs(options: FitOptions) -> dict[str, Any]:
+    """Keyword arguments of ``STMBackbone`` for ``options``."""
+    kwargs = {**options.backbone, "num_segments": options.frames, "image_size": options.image_size}
+    if options.arch == "tsn":
+        kwargs.update(use_cstm=False, use_cmm=False)
     return kwargs
+
+
+def build_classifier(options: FitOptions, classes: list[str], flip: bool) -> Any:
+    """The untrained ``STMVideoClassifier`` (with its preprocessor) that ``options`` describe.
+
+    Raises:
+        OptionError: naming the invalid backbone option.
+    """
+    from stm_keras.models import STMBackbone, STMVideoClassifier, VideoClassifierPreprocessor
+
+    try:
+        backbone = STMBackbone(**backbone_kwargs(options))
+    except (TypeError, ValueError) as error:
+        raise OptionError(f"model options: {error}") from error
+    preprocessor = VideoClassifierPreprocessor(
+        num_segments=options.frames,
+        image_size=options.image_size,
+        flip=flip,
+        class_names=classes,
+    )
+    return STMVideoClassifier(backbone, len(classes), preprocessor, dropout=options.dropout)
 
 
 @dataclasses.dataclass
@@ -136,7 +138,8 @@ class RunSetup:
             f"{self.validation_videos} validation videos" if self.validation_videos else "none"
         )
         return (
-            f"fit {options.arch.upper()}-ResNet{options.depth} x{options.width_multiplier:g} "
+            f"fit {options.arch.upper()}-ResNet{options.backbone.get('depth', 50)} "
+            f"x{options.backbone.get('width_multiplier', 1.0):g} "
             f"T={options.frames} {options.image_size}px | strategy {self.strategy}, "
             f"{self.replicas} replica(s), batch {self.per_replica_batch}/replica = "
             f"{self.global_batch} global, lr {self.learning_rate:.4g} | "
@@ -156,13 +159,11 @@ def _check_options(options: FitOptions) -> None:
             raise OptionError(f"--{name.replace('_', '-')} must be positive")
     if options.init_from and options.init not in ("none", "imagenet"):
         raise OptionError("--init PATH and --init-from cannot be combined")
-    if options.init_from and not os.path.isfile(
-        os.path.join(options.init_from, model_dir_lib.MODEL_FILE)
-    ):
-        raise OptionError(
-            f"--init-from {options.init_from}: no {model_dir_lib.MODEL_FILE} there "
-            "(expected the model dir of a finished 'stm-keras fit')"
-        )
+    if options.init_from and not model_dir_lib.is_legacy_model_dir(options.init_from):
+        try:
+            model_dir_lib.resolve_preset(options.init_from)
+        except FileNotFoundError as error:
+            raise OptionError(f"--init-from: {error}") from error
 
 
 def _config(options: FitOptions, setup: RunSetup, classes: list[str], dataset: str) -> dict:
@@ -170,7 +171,8 @@ def _config(options: FitOptions, setup: RunSetup, classes: list[str], dataset: s
     config.update(
         classes=classes,
         dataset=dataset,
-        model=model_kwargs(options, len(classes)),
+        backbone=backbone_kwargs(options),
+        presets={"final": model_dir_lib.FINAL_PRESET, "best": model_dir_lib.BEST_PRESET},
         run={
             key: value
             for key, value in dataclasses.asdict(setup).items()
@@ -178,7 +180,6 @@ def _config(options: FitOptions, setup: RunSetup, classes: list[str], dataset: s
         },
     )
     config["lr_steps"] = list(options.lr_steps)
-    config["stm_stages"] = list(options.stm_stages)
     return config
 
 
@@ -189,7 +190,7 @@ def _check_resumable(model_dir: str, config: dict, resume_epoch: int) -> None:
     if not os.path.isfile(path):
         return
     previous = model_dir_lib.load_config(model_dir)
-    for key in ("arch", "model", "frames", "image_size"):
+    for key in ("arch", "backbone", "frames", "image_size"):
         if previous.get(key) != config.get(key):
             raise FitError(
                 f"{model_dir} holds an interrupted run with a different '{key}' "
@@ -202,32 +203,23 @@ def _initialise(model: Any, options: FitOptions, log: Callable[[str], None]) -> 
     from stm_keras.models import load_imagenet_weights
 
     if options.init_from:
-        source = model_dir_lib.load_model(options.init_from)
-        copied = _copy_matching_weights(source, model)
-        if not copied:
+        from stm_keras.models import transfer_weights
+
+        source = model_dir_lib.load_classifier(options.init_from)
+        report = transfer_weights(source, model, skip_mismatched=True)
+        if not report.copied:
             raise FitError(f"--init-from {options.init_from}: no layer matches this model")
-        log(f"init: {copied} layers copied from {options.init_from}")
+        kept = f"; kept fresh (other shapes): {', '.join(report.mismatched)}"
+        log(
+            f"init: {len(report.copied)} layers copied from {options.init_from}"
+            + (kept if report.mismatched else "")
+        )
     elif options.init != "none":
         try:
             load_imagenet_weights(model, options.init)
         except Exception as error:  # noqa: BLE001 - any failure means no usable weights
             raise FitError(f"--init {options.init}: {error}") from error
         log(f"init: ImageNet weights from {options.init}")
-
-
-def _copy_matching_weights(source: Any, target: Any) -> int:
-    """Copies weights layer by layer where names and shapes match (skips e.g. the classifier)."""
-    by_name = {layer.name: layer for layer in source.layers}
-    copied = 0
-    for layer in target.layers:
-        other = by_name.get(layer.name)
-        if other is None or not layer.weights:
-            continue
-        weights = other.get_weights()
-        if [w.shape for w in weights] == [tuple(v.shape) for v in layer.weights]:
-            layer.set_weights(weights)
-            copied += 1
-    return copied
 
 
 def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -321,23 +313,19 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
         model_dir_lib.save_config(options.model_dir, config)
     log(setup.summary(options))
 
-    model = _build_and_compile(options, strategy, setup, log)
+    model = _build_and_compile(options, strategy, setup, classes, log)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _build_without_cross_worker_reduce(model, strategy, options)
 
-    data_options = {
-        "num_frames": options.frames,
-        "image_size": options.image_size,
-        "seed": options.seed,
-    }
+    preprocessor = model.preprocessor
     train_data = input_pipeline.distributed_dataset(
         strategy,
         train.files,
         global_batch,
+        preprocessor=preprocessor,
         training=True,
-        flip=flip,
         shuffle_buffer=options.shuffle_buffer,
-        **data_options,
+        seed=options.seed,
     )
     validation_data = None
     if validation is not None and validation_steps:
@@ -345,14 +333,18 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
             strategy,
             validation.files,
             global_batch,
+            preprocessor=preprocessor,
             training=False,
             repeat=True,
-            **data_options,
+            seed=options.seed,
         )
 
     monitor = "val_top1" if validation_data is not None else "top1"
     callbacks = _make_callbacks(output_dir, monitor, resume_epoch)
-    history = model.fit(
+    # The input pipeline already ran the preprocessor; keras-hub's Task.fit would map it over
+    # the data again (and takes no distributed dataset), so Keras's own fit trains the model.
+    history = keras.Model.fit(
+        model,
         train_data,
         epochs=options.epochs,
         steps_per_epoch=steps,
@@ -363,8 +355,9 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
         shuffle=False,
     )
     if chief:
-        model.save(os.path.join(options.model_dir, model_dir_lib.MODEL_FILE))
-        log(f"model written to {os.path.join(options.model_dir, model_dir_lib.MODEL_FILE)}")
+        final = os.path.join(options.model_dir, model_dir_lib.FINAL_PRESET)
+        model_dir_lib.save_preset(model, final)
+        log(f"final model written to {final} (preset; the best epoch's is in ../best)")
     # The backup goes only once the final model is written, so a kill in between still resumes.
     shutil.rmtree(output_dir if not chief else backup_dir, ignore_errors=True)
     if not chief:
@@ -374,13 +367,15 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
 
 
 def _build_and_compile(
-    options: FitOptions, strategy: Any, setup: RunSetup, log: Callable[[str], None]
+    options: FitOptions,
+    strategy: Any,
+    setup: RunSetup,
+    classes: list[str],
+    log: Callable[[str], None],
 ) -> Any:
     """The model in ``strategy``'s scope: initialised, (partially) frozen, decayed, compiled."""
     import keras
     import tensorflow as tf
-
-    from stm_keras.models import build_model
 
     previous_policy = keras.mixed_precision.dtype_policy()
     if options.mixed_precision:
@@ -388,7 +383,7 @@ def _build_and_compile(
         keras.mixed_precision.set_dtype_policy(policy)
     try:
         with strategy.scope():
-            model = build_model(options.arch, **model_kwargs(options, setup.num_classes))
+            model = build_classifier(options, classes, setup.flip)
             _initialise(model, options, log)
             if setup.partial_bn:
                 recipe.freeze_batch_norm_except_first(model)
@@ -409,25 +404,19 @@ def _build_and_compile(
 
 
 def _make_callbacks(output_dir: str, monitor: str, resume_epoch: int) -> list[Any]:
-    """History, best/last checkpoints, TensorBoard scalars and the epoch backup, in that order."""
-    import keras
-
+    """History, the best-epoch preset, TensorBoard scalars and the epoch backup, in that order."""
     from stm_keras.training import callbacks as callbacks_lib
 
-    checkpoints = os.path.join(output_dir, CHECKPOINT_DIR)
-    os.makedirs(checkpoints, exist_ok=True)
+    os.makedirs(output_dir, exist_ok=True)
     history_path = os.path.join(output_dir, HISTORY_FILE)
     return [
         callbacks_lib.HistoryCSV(history_path, resume_epoch),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(checkpoints, BEST_CHECKPOINT),
+        callbacks_lib.BestPreset(
+            os.path.join(output_dir, model_dir_lib.BEST_PRESET),
             monitor=monitor,
-            mode="max",
-            save_best_only=True,
             # After a resume, beat the best epoch before it, not just the resumed ones.
-            initial_value_threshold=callbacks_lib.best_so_far(history_path, monitor, resume_epoch),
+            best=callbacks_lib.best_so_far(history_path, monitor, resume_epoch),
         ),
-        keras.callbacks.ModelCheckpoint(os.path.join(checkpoints, LAST_CHECKPOINT)),
         callbacks_lib.TensorBoardScalars(os.path.join(output_dir, LOG_DIR)),
         # Last, so that history and checkpoints of an epoch exist before it is committed.
         callbacks_lib.EpochBackup(os.path.join(output_dir, BACKUP_DIR)),

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-
-from cli.main import app
-from pipelines.synth.layouts import write_synthetic
+from stm_keras.cli.common import RUNTIME_ERROR_EXIT, USAGE_ERROR_EXIT
+from stm_keras.cli.main import app
+from stm_keras.pipelines.synth.layouts import write_synthetic
 
 IN_MEMORY = "--direct_running_mode=in_memory"
 
@@ -50,8 +50,8 @@ def test_too_many_failures_exit_1_after_writing_everything_else(raw_jester, tmp_
         "--dataset", "jester", "--data-dir", raw, "--output-dir", out,
         "--max-failure-fraction", "0.2", IN_MEMORY,
     )  # fmt: skip
-    assert result.exit_code == 1, result.output
-    assert "split 'validation': 1 of 3 inputs failed" in result.output
+    assert result.exit_code == RUNTIME_ERROR_EXIT, result.output
+    assert "Error: split 'validation': 1 of 3 inputs failed" in result.output
     assert str(out / "failures-validation.jsonl") in result.output
     failure = json.loads((out / "failures-validation.jsonl").read_text())
     assert failure["id"] == "404"
@@ -69,6 +69,7 @@ def test_too_many_failures_exit_1_after_writing_everything_else(raw_jester, tmp_
         ),
         (["--dataset", "ucf101"], "ucfTrainTestlist/classInd.txt"),
         (["--dataset", "jester", "--splits", "training"], "unknown split(s) training"),
+        (["--dataset", "jester", "stray"], "unexpected argument 'stray'"),
     ],
 )
 def test_usage_errors_exit_2_and_name_the_problem(raw_jester, tmp_path, args, expected):
@@ -77,9 +78,20 @@ def test_usage_errors_exit_2_and_name_the_problem(raw_jester, tmp_path, args, ex
         if flag not in args:
             args = [*args, flag, value]
     result = _preprocess(*args)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == USAGE_ERROR_EXIT, result.output
     assert expected in result.output
+    assert "preprocess --help' for help" in result.output  # click's usage hint
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_unwritable_output_dir_exits_1_naming_it(raw_jester, tmp_path):
+    (tmp_path / "file").write_text("")
+    output_dir = tmp_path / "file" / "out"
+    result = _preprocess("--dataset", "jester", "--data-dir", raw_jester,
+                         "--output-dir", output_dir, IN_MEMORY)  # fmt: skip
+    assert result.exit_code == RUNTIME_ERROR_EXIT, result.output
+    assert f"Not a directory: '{output_dir}'" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_missing_annotation_file_names_path_and_layout(raw_jester, tmp_path):

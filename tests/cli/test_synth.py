@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from cli.main import app
-from pipelines.synth.classes import JESTER
-from pipelines.synth.motion import Motion, render_clip
+from stm_keras.cli.common import RUNTIME_ERROR_EXIT, USAGE_ERROR_EXIT
+from stm_keras.cli.main import app
+from stm_keras.pipelines.synth.classes import JESTER
+from stm_keras.pipelines.synth.motion import Motion, render_clip
 
 
 def _synth(*args):
@@ -27,8 +27,8 @@ def _digest(directory):
 
 
 def test_jester_layout_with_real_class_names(tmp_path):
-    result = _synth("--layout", "jester", "--output-dir", tmp_path, "--classes", "4",
-                    "--videos-per-class", "10", "--frames", "5")  # fmt: skip
+    result = _synth("--layout", "jester", "--output-dir", tmp_path, "--num-classes", "4",
+                    "--videos-per-class", "10", "--video-frames", "5")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "wrote 40 'jester' videos" in result.output and "train 32" in result.output
     labels = (tmp_path / "jester-v1-labels.csv").read_text().splitlines()
@@ -43,16 +43,36 @@ def test_jester_layout_with_real_class_names(tmp_path):
 
 @pytest.mark.parametrize("layout", ["jester", "something-v2", "kinetics400", "hmdb51"])
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, layout):
-    common = ["--layout", layout, "--classes", "2", "--videos-per-class", "1", "--frames", "3"]
+    common = ["--layout", layout, "--num-classes", "2", "--videos-per-class", "1"]
+    common += ["--video-frames", "3"]
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         assert _synth(*common, "--seed", seed, "--output-dir", tmp_path / name).exit_code == 0
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b") != _digest(tmp_path / "c")
 
 
-def test_too_many_classes_is_a_usage_error(tmp_path):
-    result = _synth("--layout", "ucf101", "--output-dir", tmp_path, "--classes", "500")
-    assert result.exit_code == 2
-    assert "--classes 500" in result.output
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--num-classes", "500"], "--num-classes 500: the synthetic 'ucf101' layout has 12"),
+        (["--height", "72"], "given together; got only --height 72"),
+    ],
+)
+def test_usage_errors_exit_2_and_name_the_value(tmp_path, args, expected):
+    result = _synth("--layout", "ucf101", "--output-dir", tmp_path / "out", *args)
+    assert result.exit_code == USAGE_ERROR_EXIT, result.output
+    assert expected in result.output
+    assert "synth --help' for help" in result.output  # click's usage hint
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_dir_exits_1_naming_it(tmp_path):
+    (tmp_path / "file").write_text("")
+    output_dir = tmp_path / "file" / "raw"
+    result = _synth("--layout", "jester", "--output-dir", output_dir, "--num-classes", "2",
+                    "--videos-per-class", "1", "--video-frames", "2")  # fmt: skip
+    assert result.exit_code == RUNTIME_ERROR_EXIT, result.output
+    assert f"Error: {output_dir}: Not a directory" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_reverse_class_is_the_time_reversal_of_its_pair():

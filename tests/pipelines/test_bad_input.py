@@ -7,7 +7,7 @@ import shutil
 
 from pipeline_testing import failures_of, read_records, run_job
 
-from pipelines.synth.layouts import write_synthetic
+from stm_keras.pipelines.synth.layouts import write_synthetic
 
 
 def _reasons(output_dir, split):

@@ -5,7 +5,7 @@ import shutil
 
 from pipeline_testing import read_records, run_job
 
-from pipelines.synth.layouts import write_synthetic
+from stm_keras.pipelines.synth.layouts import write_synthetic
 
 
 def test_jester_re_release_label_file_names(jester_data, tmp_path):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pipeline_testing import decode_jpeg, decode_video, read_records, run_job
 
-from pipelines.readers import evenly_spaced
-from pipelines.synth.layouts import write_synthetic
+from stm_keras.pipelines.readers import evenly_spaced
+from stm_keras.pipelines.synth.layouts import write_synthetic
 
 FRAME_FOLDER_DATASETS = ("jester", "something-v1")
 VIDEO_DATASETS = ("something-v2", "kinetics400", "ucf101", "hmdb51")

@@ -5,9 +5,9 @@ import os
 import pytest
 from pipeline_testing import read_records, run_job
 
-from pipelines import preprocess
-from pipelines.items import LayoutError
-from pipelines.synth.layouts import write_synthetic
+from stm_keras.pipelines import preprocess
+from stm_keras.pipelines.items import LayoutError
+from stm_keras.pipelines.synth.layouts import write_synthetic
 
 
 def _files(directory):
@@ -53,7 +53,7 @@ def test_fixed_shard_count_writes_every_shard_even_empty_ones(jester_data, tmp_p
 
 
 def test_records_in_a_shard_are_sorted_by_key(jester_data, tmp_path):
-    from pipelines.sharding import record_key
+    from stm_keras.pipelines.sharding import record_key
 
     raw, _ = jester_data
     run_job("jester", raw, tmp_path, splits=("train",), num_shards=1)

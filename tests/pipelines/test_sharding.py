@@ -5,7 +5,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from pipelines import sharding
+from stm_keras.pipelines import sharding
 
 
 def test_shard_count_targets_bytes_with_a_floor_for_parallel_readers():

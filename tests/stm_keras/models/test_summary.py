@@ -4,12 +4,12 @@ import keras
 import pytest
 
 from stm_keras.layers import ChannelwiseTemporalConv, STMBlock
-from stm_keras.models import build_stm_resnet, build_tsn_resnet, summarize
+from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
 from stm_keras.models.summary import layer_multiply_adds
 
 
 def test_stm_resnet50_has_the_papers_size():
-    model = build_stm_resnet(50, num_classes=174, num_segments=16)
+    model = STMVideoClassifier(STMBackbone(50, num_segments=16), num_classes=174)
     summary = summarize(model, frames=16, image_size=224)
     assert abs(summary.trainable_params - 24.0e6) <= 0.3e6
     assert abs(summary.multiply_adds - 66.5e9) <= 0.05 * 66.5e9
@@ -37,10 +37,27 @@ def test_counting_rules():
 
 
 def test_summary_is_deterministic_and_checks_frames():
-    model = build_tsn_resnet(18, num_classes=5, num_segments=2, width_multiplier=0.25)
+    backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, use_cstm=False, use_cmm=False)
+    model = STMVideoClassifier(backbone, num_classes=5)
     first, second = summarize(model, 2, 64), summarize(model, 2, (64, 64))
     assert first == second
     assert first.multiply_adds_by_part["temporal"] == 0
     assert summarize(model, 2, 128).multiply_adds > 3.9 * first.multiply_adds
     with pytest.raises(ValueError, match="takes 2 frames"):
         summarize(model, 8, 64)
+
+
+def test_backbone_summary_is_the_classifier_without_its_head():
+    backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, image_size=64)
+    model = STMVideoClassifier(backbone, num_classes=5)
+    alone, whole = summarize(backbone, 2, 64), summarize(model, 2, 64)
+    head = backbone.num_features * 5
+    assert alone.multiply_adds_by_part["classifier"] == 0
+    assert whole.multiply_adds_by_part["classifier"] == head
+    assert whole.multiply_adds - alone.multiply_adds == head
+    assert whole.trainable_params - alone.trainable_params == head + 5
+    assert alone.multiply_adds_by_part["motion"] > 0 and alone.multiply_adds_by_part["temporal"] > 0
+    with pytest.raises(ValueError, match="takes images of"):
+        summarize(backbone, 2, 128)
+    with pytest.raises(ValueError, match="STMBackbone"):
+        summarize(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), 2, 64)
