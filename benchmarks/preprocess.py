@@ -13,14 +13,17 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from pipelines import datasets, preprocess, sharding
-from pipelines.readers import FrameOptions
-from pipelines.synth.layouts import write_synthetic
 from stm_keras.data import schema
+from stm_keras.pipelines import datasets, preprocess, sharding
+from stm_keras.pipelines.readers import FrameOptions
+from stm_keras.pipelines.synth.layouts import write_synthetic
 
 
 def plain_loop(config: preprocess.PreprocessConfig) -> int:
     """Preprocesses ``config``'s dataset in one process, writing the same shards as the job.
+
+    Args:
+        config: PreprocessConfig. The job's configuration (dataset, input, output, shards).
 
     Returns:
         The number of videos written.
@@ -64,6 +67,7 @@ class PreprocessSpeed:
     beam_videos_per_second: dict[int, float]
 
     def format(self) -> str:
+        """The report printed by ``stm-keras bench preprocess``."""
         height, width = self.frame_size
         lines = [
             f"preprocess benchmark: {self.num_videos} synthetic '{self.layout}' videos, "
@@ -91,6 +95,21 @@ def measure_preprocess_speed(
     work_dir: str | None = None,
 ) -> PreprocessSpeed:
     """Writes a synthetic dataset, then times the loop and the Beam job on it.
+
+    Args:
+        layout: str. Synthetic dataset layout (``stm-keras synth``'s). Defaults to "ucf101".
+        videos_per_class: int. Videos per class. Defaults to 10.
+        num_classes: int. Classes. Defaults to 4.
+        num_frames: int. Frames per video. Defaults to 32.
+        height: int. Frame height. Defaults to 240.
+        width: int. Frame width. Defaults to 320.
+        workers: sequence of int. DirectRunner worker counts to time. Defaults to (1, 2).
+        short_side: int. Short side the frames are resized to. Defaults to 256.
+        work_dir: str or None. Where the temporary dataset and outputs go; None for the
+            system's temporary directory. Defaults to None.
+
+    Returns:
+        A ``PreprocessSpeed``.
 
     Raises:
         RuntimeError: when the Beam job and the loop write different shards.

@@ -12,7 +12,12 @@ _DEPTHS = click.Choice(["18", "34", "50", "101", "152"])
 
 
 @command.command("flops")
-@click.option("--arch", type=click.Choice(["stm", "tsn"]), default="stm", help="Network.")
+@click.option(
+    "--arch",
+    type=click.Choice(["stm", "tsn"]),
+    default="stm",
+    help="STM, or its TSN baseline (the same backbone without CSTM and CMM).",
+)
 @click.option("--depth", type=_DEPTHS, default="50", help="ResNet depth.")
 @click.option("--frames", type=click.IntRange(min=1), default=16, help="Frames per clip.")
 @click.option("--image-size", type=click.IntRange(min=32), default=224, help="Frame side.")
@@ -27,19 +32,20 @@ def flops(
     Example (the paper's STM-ResNet-50, 16 frames, Something-Something):
       stm-keras bench flops --arch stm --depth 50 --frames 16 --image-size 224 --num-classes 174
     """
-    from stm_keras.models import build_model, summarize
+    from stm_keras.benchmarks.step_time import TSN_OPTIONS
+    from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
 
     if width_multiplier <= 0:
         raise click.BadParameter(
             f"must be > 0, got {width_multiplier}", param_hint="--width-multiplier"
         )
-    model = build_model(
-        arch,
-        depth=int(depth),
-        num_classes=num_classes,
+    backbone = STMBackbone(
+        int(depth),
         num_segments=frames,
         width_multiplier=width_multiplier,
+        **(TSN_OPTIONS if arch == "tsn" else {}),
     )
+    model = STMVideoClassifier(backbone, num_classes, name=f"{arch}_resnet{depth}")
     click.echo(summarize(model, frames, image_size).format())
 
 
@@ -62,7 +68,7 @@ def step_time(**options) -> None:
       stm-keras bench step-time --depth 50 --frames 8 --image-size 224 --batch-size 8 \\
           --mixed-precision --jit-compile
     """
-    from stm_keras.models.step_time import measure_step_times
+    from stm_keras.benchmarks.step_time import measure_step_times
 
     if options["width_multiplier"] <= 0:
         raise click.BadParameter(
@@ -88,7 +94,7 @@ def preprocess(workers: str, **options) -> None:
     Example:
       stm-keras bench preprocess --layout ucf101 --videos-per-class 10 --workers 1,2
     """
-    from pipelines.benchmark import measure_preprocess_speed
+    from stm_keras.benchmarks.preprocess import measure_preprocess_speed
 
     try:
         counts = [int(w) for w in workers.split(",")]
@@ -125,7 +131,7 @@ def input_pipeline(configs: str, **options) -> None:
     Example (the paper's config with few steps, on a GPU):
       stm-keras bench input --config paper --steps 20 --mixed-precision
     """
-    from stm_keras.training.input_benchmark import measure_input_pipeline
+    from stm_keras.benchmarks.input_pipeline import measure_input_pipeline
 
     names = ("demo", "paper") if configs == "both" else (configs,)
     for result in measure_input_pipeline(names, **options):
