@@ -2,6 +2,8 @@
 
 import click
 
+from stm_keras.cli.common import num_classes_option, video_frames_option
+
 
 @click.group("bench")
 def command() -> None:
@@ -81,13 +83,13 @@ def step_time(**options) -> None:
 @command.command("preprocess")
 @click.option("--layout", default="ucf101", help="Synthetic dataset layout to preprocess.")
 @click.option("--videos-per-class", type=click.IntRange(min=1), default=10, help="Clips per class.")
-@click.option("--classes", "num_classes", type=click.IntRange(min=1), default=4, help="Classes.")
-@click.option("--frames", "num_frames", type=click.IntRange(min=2), default=32, help="Frames.")
+@num_classes_option(help="Classes of the synthetic dataset.", default=4)
+@video_frames_option(help="Frames in each synthetic video.", default=32)
 @click.option("--height", type=click.IntRange(min=16), default=240, help="Frame height.")
 @click.option("--width", type=click.IntRange(min=16), default=320, help="Frame width.")
 @click.option("--short-side", type=click.IntRange(min=8), default=256, help="Resize target.")
 @click.option("--workers", default="1,2", help="Comma-separated DirectRunner worker counts.")
-def preprocess(workers: str, **options) -> None:
+def preprocess(workers: str, video_frames: int, **options) -> None:
     """Videos/s of the Beam preprocess job against a plain single-process loop, as ratios.
 
     \b
@@ -96,6 +98,7 @@ def preprocess(workers: str, **options) -> None:
     """
     from stm_keras.benchmarks.preprocess import measure_preprocess_speed
 
+    options["num_frames"] = video_frames
     try:
         counts = [int(w) for w in workers.split(",")]
     except ValueError:

@@ -89,7 +89,10 @@ def command(
     from stm_keras import model_dir as model_dir_lib
     from stm_keras.data import schema
 
-    is_model_dir = os.path.isfile(os.path.join(model_path, model_dir_lib.CONFIG_FILE))
+    # A preset holds a config.json too (its backbone's): only a fit model directory records data.
+    is_model_dir = not model_dir_lib.is_preset(model_path) and os.path.isfile(
+        os.path.join(model_path, model_dir_lib.CONFIG_FILE)
+    )
     if data_dir is None:
         config = model_dir_lib.load_config(model_path) if is_model_dir else {}
         data_dir = config.get("data_dir")

@@ -29,11 +29,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from stm_keras.data import schema
 from stm_keras.pipelines import datasets, sharding
 from stm_keras.pipelines.datasets.base import Listing
 from stm_keras.pipelines.items import FRAMES, Failure, LayoutError, VideoItem
 from stm_keras.pipelines.readers import FrameOptions, read_frame_folder, read_video_file
-from stm_keras.data import schema
 
 METRICS_NAMESPACE = "stm_keras.preprocess"
 COUNTERS = ("videos", "frames", "bytes", "failures")

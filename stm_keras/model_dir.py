@@ -41,7 +41,7 @@ def load_config(model_dir: str) -> dict[str, Any]:
     """Reads ``model_dir/config.json``, naming the file and what is wrong when it is unusable."""
     path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: --model-dir must be a 'stm-keras fit' output.")
+        raise FileNotFoundError(f"{path} not found: not a 'stm-keras fit' model directory")
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
     missing = [key for key in REQUIRED_CONFIG_KEYS if key not in config]

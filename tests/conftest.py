@@ -17,3 +17,44 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * NUM_LOGICAL_CPUS
 )
+
+# === Session fixtures: expensive synthetic data, built once per test session (per xdist worker).
+# Tests must not change or delete what they hold (adding a report beside it is fine).
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_records_dir(tmp_path_factory) -> str:
+    """The tiny validation split of ``deploy_testing`` (shards + dataset_info.json)."""
+    from deploy_testing import write_dataset
+
+    return write_dataset(str(tmp_path_factory.mktemp("records")))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_records_dir, tmp_path_factory) -> str:
+    """A fit model directory (config.json recording ``tiny_records_dir`` + final/ preset) of
+    ``deploy_testing.build_tiny_model()``."""
+    from deploy_testing import build_tiny_model, write_model_dir
+
+    path = str(tmp_path_factory.mktemp("run"))
+    return write_model_dir(path, build_tiny_model(), data_dir=tiny_records_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_saved_model(tiny_model_dir, tmp_path_factory) -> str:
+    """``tiny_model_dir`` exported as a SavedModel."""
+    from stm_keras import export
+
+    return export.export_model(tiny_model_dir, str(tmp_path_factory.mktemp("saved_model")))
+
+
+@pytest.fixture(scope="session")
+def tiny_train_records_dir(tmp_path_factory) -> str:
+    """Two synthetic Jester classes, 8 train and 4 validation videos of 8 frames, two shards."""
+    from stm_keras.pipelines.synth.records import write_records
+
+    path = str(tmp_path_factory.mktemp("train_records"))
+    write_records(path, num_classes=2, num_shards=2)
+    return path

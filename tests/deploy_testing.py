@@ -1,44 +1,29 @@
-"""Tiny model directories, preprocessed shards and videos for the evaluate/export/predict tests.
+"""Tiny models, preprocessed shards and videos for the evaluate/export/predict tests.
 
 Importable from every test module because pytest puts ``tests/`` (home of conftest.py) on
-``sys.path``. The expensive pieces are built once per test process and cached.
+``sys.path``. These are plain builders; the expensive results are built once per test session
+by the fixtures of tests/conftest.py (``tiny_records_dir``, ``tiny_model_dir``,
+``tiny_saved_model``).
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
 from stm_keras import model_dir
-from stm_keras.data import synthetic_records
+from stm_keras.pipelines.synth import records
 
 NUM_CLASSES = 3
-# synthetic_records names its classes "class <k>"; the names travel into labels.txt and reports.
-CLASSES = tuple(f"class {k}" for k in range(NUM_CLASSES))
+# The names of the synthetic classes travel into labels.txt and reports.
+CLASSES = tuple(records.class_names(NUM_CLASSES))
 FRAMES = 4
 IMAGE_SIZE = 32
-MODEL_KWARGS = {
-    "depth": 18,
-    "num_classes": NUM_CLASSES,
-    "num_segments": FRAMES,
-    "width_multiplier": 0.125,
-    "dropout": 0.0,
-}
 # Validation videos of the tiny dataset: fewer frames than T, frames shared between the 10
 # clips of 3x10, and wide frames so that the three crops differ.
 VIDEO_LENGTHS = (3, 7, 12, 25, 9)
 NUM_VIDEOS = len(VIDEO_LENGTHS)
-
-
-def _scratch_dir() -> str:
-    path = tempfile.mkdtemp(prefix="stm-keras-deploy-test-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
 
 
 def video_frames(num_frames: int, height: int, width: int, seed: int) -> np.ndarray:
@@ -51,31 +36,32 @@ def video_frames(num_frames: int, height: int, width: int, seed: int) -> np.ndar
 
 
 def build_tiny_model():
-    """A tiny real STM-ResNet-18 (random weights) for ``CLASSES``, ``FRAMES`` and ``IMAGE_SIZE``."""
-    from stm_keras.models import build_stm_resnet
+    """A tiny real STM-ResNet-18 classifier (random weights) for ``CLASSES``, ``FRAMES`` and
+    ``IMAGE_SIZE``, with its preprocessor."""
+    from stm_keras.models import STMBackbone, STMVideoClassifier, VideoClassifierPreprocessor
 
-    return build_stm_resnet(**MODEL_KWARGS)
+    backbone = STMBackbone(
+        depth=18, num_segments=FRAMES, width_multiplier=0.125, image_size=IMAGE_SIZE
+    )
+    preprocessor = VideoClassifierPreprocessor(
+        num_segments=FRAMES, image_size=IMAGE_SIZE, class_names=CLASSES
+    )
+    return STMVideoClassifier(backbone, NUM_CLASSES, preprocessor, dropout=0.0)
 
 
 def write_model_dir(path: str, model, data_dir: str | None = None) -> str:
-    """Saves ``model`` with a config.json as ``stm-keras fit`` would."""
-    config = {
-        "arch": "stm",
-        "frames": FRAMES,
-        "image_size": IMAGE_SIZE,
-        "classes": list(CLASSES),
-        "model": MODEL_KWARGS,
-    }
+    """Writes ``model`` as ``stm-keras fit`` would: config.json and the ``final`` preset."""
+    config = {"arch": "stm", "frames": FRAMES, "image_size": IMAGE_SIZE, "classes": list(CLASSES)}
     if data_dir is not None:
         config["data_dir"] = data_dir
     model_dir.save_config(path, config)
-    model.save(os.path.join(path, model_dir.MODEL_FILE))
+    model_dir.save_preset(model, os.path.join(path, model_dir.FINAL_PRESET))
     return path
 
 
 def write_dataset(path: str) -> str:
     """Writes the tiny validation split (shards + dataset_info.json) as preprocess would."""
-    synthetic_records.write_dataset(
+    records.write_records(
         path,
         num_classes=NUM_CLASSES,
         videos_per_split={"validation": NUM_VIDEOS},
@@ -84,22 +70,6 @@ def write_dataset(path: str) -> str:
         width=48,
     )
     return path
-
-
-@functools.cache
-def tiny_model_dir() -> str:
-    """A model directory (recording its dataset as data_dir) shared by this test process."""
-    root = _scratch_dir()
-    data_dir = write_dataset(os.path.join(root, "records"))
-    return write_model_dir(os.path.join(root, "run"), build_tiny_model(), data_dir=data_dir)
-
-
-@functools.cache
-def tiny_saved_model() -> str:
-    """``tiny_model_dir()`` exported as a SavedModel, shared by this test process."""
-    from stm_keras import export
-
-    return export.export_model_dir(tiny_model_dir(), os.path.join(_scratch_dir(), "saved_model"))
 
 
 def gray_ramp_frames(num_frames: int, height: int = 48, width: int = 64) -> np.ndarray:

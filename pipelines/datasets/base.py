@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from stm_keras.pipelines.items import Failure, LayoutError, VideoItem
 from stm_keras.data import schema
+from stm_keras.pipelines.items import Failure, LayoutError, VideoItem
 
 NO_LABEL = schema.NO_LABEL
 

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from stm_keras.pipelines.datasets.base import DatasetAdapter, Listing, SplitBuilder, annotation_lines
+from stm_keras.pipelines.datasets.base import (
+    DatasetAdapter,
+    Listing,
+    SplitBuilder,
+    annotation_lines,
+)
 from stm_keras.pipelines.items import VIDEO, VideoItem
 
 SPLITS_DIR = "testTrainMulti_7030_splits"

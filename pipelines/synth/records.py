@@ -24,23 +24,33 @@ DEFAULT_LAYOUT = "jester"
 MIN_SIDE = 16  # as 'stm-keras synth' allows: smaller frames leave the shapes no room to move
 
 
-def layout_classes(num_classes: int, layout: str = DEFAULT_LAYOUT) -> list[tuple[str, Motion]]:
-    """The first ``num_classes`` (name, motion) classes of ``layout`` (temporal pairs together).
+def layout_classes(
+    num_classes: int,
+    layout: str = DEFAULT_LAYOUT,
+    classes: Sequence[tuple[str, Motion]] | None = None,
+) -> list[tuple[str, Motion]]:
+    """The first ``num_classes`` (name, motion) classes of ``classes``, by default of
+    ``layout``'s classes (whose order keeps temporal pairs together).
 
     Raises:
-        ValueError: for an unknown layout or more classes than it has.
+        ValueError: for an unknown layout or more classes than there are.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout '{layout}', expected one of {sorted(LAYOUTS)}")
-    classes = LAYOUTS[layout].classes
+    if classes is None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout '{layout}', expected one of {sorted(LAYOUTS)}")
+        classes = LAYOUTS[layout].classes
     if not 1 <= num_classes <= len(classes):
-        raise ValueError(f"num_classes must be 1..{len(classes)} for '{layout}', got {num_classes}")
-    return list(classes[:num_classes])
+        raise ValueError(f"num_classes must be 1..{len(classes)}, got {num_classes}")
+    return [(str(name), motion) for name, motion in classes[:num_classes]]
 
 
-def class_names(num_classes: int, layout: str = DEFAULT_LAYOUT) -> list[str]:
+def class_names(
+    num_classes: int,
+    layout: str = DEFAULT_LAYOUT,
+    classes: Sequence[tuple[str, Motion]] | None = None,
+) -> list[str]:
     """Names of the classes :func:`write_records` writes, in label order."""
-    return [name for name, _ in layout_classes(num_classes, layout)]
+    return [name for name, _ in layout_classes(num_classes, layout, classes)]
 
 
 def write_records(
@@ -54,6 +64,7 @@ def write_records(
     dataset: str = "synthetic",
     seed: int = 0,
     layout: str = DEFAULT_LAYOUT,
+    classes: Sequence[tuple[str, Motion]] | None = None,
 ) -> dict:
     """Writes ``<split>-*.tfrecord`` shards and ``dataset_info.json`` into ``output_dir``.
 
@@ -62,7 +73,7 @@ def write_records(
 
     Args:
         output_dir: str. Created if missing.
-        num_classes: int. The first K classes of ``layout`` (names and motions). Defaults to 4.
+        num_classes: int. The first K classes of ``classes`` (names and motions). Defaults to 4.
         videos_per_split: dict of split name to video count. Defaults to 8 train, 4 validation.
         num_frames: int or list of int. Frames per video; a list is cycled over the videos of
             each split so lengths can vary. Defaults to 8.
@@ -72,8 +83,10 @@ def write_records(
         dataset: str. Dataset name recorded in dataset_info.json (the input pipeline's flip
             policy reads it). Defaults to "synthetic".
         seed: int. The same seed writes the same records. Defaults to 0.
-        layout: str. Synthetic layout whose classes are drawn (``LAYOUTS``). Defaults to
-            "jester".
+        layout: str. Synthetic layout (``LAYOUTS``) whose classes are drawn and whose frame
+            rate is recorded. Defaults to "jester".
+        classes: sequence of (name, ``Motion``) or None. Classes to draw instead of the
+            layout's, e.g. ones that appearance alone separates. Defaults to None.
 
     Returns:
         The dataset_info dict that was written: ``dataset``, ``classes``, ``num_classes`` and
@@ -89,8 +102,10 @@ def write_records(
     lengths = [num_frames] if isinstance(num_frames, int) else [int(n) for n in num_frames]
     if not lengths or min(lengths) < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-    classes = layout_classes(num_classes, layout)
+    classes = layout_classes(num_classes, layout, classes)
     names = [name for name, _ in classes]
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout '{layout}', expected one of {sorted(LAYOUTS)}")
     fps = LAYOUTS[layout].fps
     os.makedirs(output_dir, exist_ok=True)
     splits = {}

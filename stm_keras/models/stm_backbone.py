@@ -42,6 +42,15 @@ def spatial_shape(image_size: int | Sequence[int] | None) -> tuple[int | None, i
     return (height, width)
 
 
+def saved_mixed_policy(preset: str) -> str | None:
+    """The ``mixed_*`` dtype policy a preset's backbone was saved with, or None."""
+    from keras_hub.src.utils.preset_utils import CONFIG_FILE, load_json
+
+    dtype = load_json(preset, CONFIG_FILE).get("config", {}).get("dtype")
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+    return name if isinstance(name, str) and name.startswith("mixed_") else None
+
+
 @keras.saving.register_keras_serializable(package="stm_keras")
 class STMBackbone(keras_hub.models.Backbone):
     """STM-ResNet: a 2-D ResNet on frame-batched clips whose blocks carry CSTM and CMM.
@@ -184,6 +193,15 @@ class STMBackbone(keras_hub.models.Backbone):
         self.cmm_reduction = int(cmm_reduction)
         self.style = style
         self.image_size = image_size
+
+    @classmethod
+    def from_preset(cls, preset: str, load_weights: bool = True, **kwargs: Any) -> Any:
+        """Loads the backbone of a preset (local directory or hf:// / kaggle:// handle)."""
+        if kwargs.get("dtype") is None:
+            # keras-hub 0.32 cannot resolve a saved mixed_* policy (keras's standardize_dtype
+            # rejects it): name it, and the model loads as it was trained.
+            kwargs["dtype"] = saved_mixed_policy(preset)
+        return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
     @property
     def is_tsn(self) -> bool:

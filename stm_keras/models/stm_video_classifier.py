@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import keras_hub
 
-from stm_keras.models.stm_backbone import STMBackbone
+from stm_keras.models.stm_backbone import STMBackbone, saved_mixed_policy
 from stm_keras.models.video_classifier_preprocessor import VideoClassifierPreprocessor
 
 LOGITS_LAYER = "classifier"
@@ -101,6 +101,12 @@ class STMVideoClassifier(keras_hub.models.Task):
         A new head starts without class names (the preset's no longer apply): set
         ``classifier.preprocessor.class_names`` before ``save_to_preset``.
         """
+        if kwargs.get("dtype") is None:
+            # keras-hub 0.32 cannot resolve a saved mixed_* policy (keras's standardize_dtype
+            # rejects it): name it, and the model loads as it was trained.
+            mixed = saved_mixed_policy(preset)
+            if mixed is not None:
+                kwargs["dtype"] = mixed
         classifier = super().from_preset(preset, load_weights=load_weights, **kwargs)
         if "num_classes" in kwargs and classifier.preprocessor is not None:
             classifier.preprocessor.class_names = None

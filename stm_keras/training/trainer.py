@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -191,7 +192,8 @@ def _check_resumable(model_dir: str, config: dict, resume_epoch: int) -> None:
         return
     previous = model_dir_lib.load_config(model_dir)
     for key in ("arch", "backbone", "frames", "image_size"):
-        if previous.get(key) != config.get(key):
+        # As config.json holds it (tuples become lists), so that equal options compare equal.
+        if previous.get(key) != json.loads(json.dumps(config.get(key))):
             raise FitError(
                 f"{model_dir} holds an interrupted run with a different '{key}' "
                 f"({previous.get(key)!r} there, {config.get(key)!r} now): resume it with the "

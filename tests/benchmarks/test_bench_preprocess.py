@@ -8,7 +8,16 @@ from click.testing import CliRunner
 from stm_keras.benchmarks import preprocess as bench
 from stm_keras.cli.main import app
 
-TINY = ["--layout", "jester", "--videos-per-class", "3", "--classes", "2", "--frames", "4"]
+TINY = [
+    "--layout",
+    "jester",
+    "--videos-per-class",
+    "3",
+    "--num-classes",
+    "2",
+    "--video-frames",
+    "4",
+]
 SMALL_FRAMES = ["--height", "32", "--width", "40", "--short-side", "16"]
 
 

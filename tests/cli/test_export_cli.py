@@ -5,18 +5,13 @@ import os
 import numpy as np
 import tensorflow as tf
 from click.testing import CliRunner
-from deploy_testing import CLASSES, tiny_model_dir
+from deploy_testing import CLASSES
 
-from cli.main import app
+from stm_keras import model_dir
+from stm_keras.cli.main import app
 
 
-def test_export_writes_a_saved_model(tmp_path):
-    output = str(tmp_path / "saved_model")
-    result = CliRunner().invoke(
-        app, ["export", "--model-dir", tiny_model_dir(), "--output", output]
-    )
-    assert result.exit_code == 0, result.output
-    assert f"SavedModel: {output}" in result.stdout
+def _check_saved_model(output):
     with open(os.path.join(output, "assets", "labels.txt"), encoding="utf-8") as f:
         assert f.read().splitlines() == list(CLASSES)
     signature = tf.saved_model.load(output).signatures["serving_default"]
@@ -26,13 +21,30 @@ def test_export_writes_a_saved_model(tmp_path):
     np.testing.assert_allclose(outputs["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_export_usage_errors(tmp_path):
+def test_export_writes_a_saved_model(tiny_model_dir, tmp_path):
+    output = str(tmp_path / "saved_model")
+    result = CliRunner().invoke(app, ["export", "--model", tiny_model_dir, "--output-dir", output])
+    assert result.exit_code == 0, result.output
+    assert f"SavedModel: {output}" in result.stdout
+    _check_saved_model(output)
+
+
+def test_export_a_preset(tiny_model_dir, tmp_path):
+    output = str(tmp_path / "from_preset")
+    preset = os.path.join(tiny_model_dir, model_dir.FINAL_PRESET)
+    result = CliRunner().invoke(app, ["export", "--model", preset, "--output-dir", output])
+    assert result.exit_code == 0, result.output
+    _check_saved_model(output)
+
+
+def test_export_usage_errors(tiny_model_dir, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(app, ["export", "--model-dir", str(tmp_path), "--output", "x"])
+    result = runner.invoke(app, ["export", "--model", str(tmp_path), "--output-dir", "x"])
     assert result.exit_code == 2 and "config.json" in result.output
+    assert str(tmp_path) in result.output
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "thesis.tex").write_text("keep me")
-    result = runner.invoke(app, ["export", "--model-dir", tiny_model_dir(), "--output", str(busy)])
+    result = runner.invoke(app, ["export", "--model", tiny_model_dir, "--output-dir", str(busy)])
     assert result.exit_code == 2 and str(busy) in result.output
     assert os.listdir(busy) == ["thesis.tex"]

@@ -8,11 +8,16 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from cli.fit import command
 from stm_keras import model_dir
-from stm_keras.data import synthetic_records
+from stm_keras.cli.fit import command
+from stm_keras.cli.model_options import backbone_arguments
+from stm_keras.pipelines.synth.classes import JESTER
+from stm_keras.pipelines.synth.records import write_records
 from stm_keras.training import trainer
 
+# Background only vs a growing disc: appearance alone tells them apart, so the few steps of
+# `trained` learn them (temporal pairs such as Swiping Left/Right need far more training).
+CLASSES = ["No gesture", "Zooming In With Full Hand"]
 TINY = [
     "--depth", "18", "--width-multiplier", "0.125", "--frames", "4", "--image-size", "32",
     "--init", "none",
@@ -22,8 +27,13 @@ TINY = [
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("records"))
-    synthetic_records.write_dataset(
-        path, num_classes=2, videos_per_split={"train": 16, "validation": 4}, dataset="jester"
+    jester = dict(JESTER)
+    write_records(
+        path,
+        num_classes=2,
+        videos_per_split={"train": 16, "validation": 4},
+        dataset="jester",
+        classes=[(name, jester[name]) for name in CLASSES],
     )
     return path
 
@@ -54,8 +64,8 @@ def test_fit_trains_and_loss_falls(trained):
     assert {"top1", "top5", "val_loss", "val_top1", "val_top5", "lr"} <= set(rows[0])
     # lr 0.4 for 64 clips -> 0.05 for 8; divided by 10 from epoch 3 on.
     assert [float(row["lr"]) for row in rows] == pytest.approx([0.05, 0.05, 0.05, 0.005])
-    for name in ("model.keras", "checkpoints/best.keras", "checkpoints/last.keras"):
-        assert os.path.isfile(os.path.join(run, name)), name
+    for name in (model_dir.FINAL_PRESET, model_dir.BEST_PRESET):
+        assert model_dir.is_preset(os.path.join(run, name)), name
     assert os.listdir(os.path.join(run, "logs", "train"))
     assert not os.path.exists(os.path.join(run, "backup"))
     assert "2 replica(s), batch 4/replica = 8 global" in output
@@ -68,13 +78,20 @@ def test_batches_and_config_record_every_option(trained, records):
     for field in dataclasses.fields(trainer.FitOptions):
         assert field.name in config, field.name
     option_names = {p.name for p in command.params} - {"no_lr_scaling"} | {"lr_scaling"}
-    assert option_names == {f.name for f in dataclasses.fields(trainer.FitOptions)}
+    # The backbone's options are gathered in FitOptions.backbone; overrides come from --recipe.
+    backbone_names = {argument.name for argument in backbone_arguments()}
+    assert backbone_names <= option_names
+    assert option_names - backbone_names | {"backbone", "overrides"} == {
+        f.name for f in dataclasses.fields(trainer.FitOptions)
+    }
+    assert backbone_names <= set(config["backbone"])
     assert config["batch_size"] == 4 and config["cpu_replicas"] == 2
     assert config["run"]["replicas"] == 2 and config["run"]["global_batch"] == 8
     assert config["run"]["steps_per_epoch"] == 2  # 16 videos // 8
     assert config["run"]["learning_rate"] == pytest.approx(0.05)
-    assert config["classes"] == ["class 0", "class 1"] and config["arch"] == "stm"
-    assert config["model"]["num_classes"] == 2 and config["model"]["num_segments"] == 4
+    assert config["classes"] == CLASSES and config["arch"] == "stm"
+    assert config["run"]["num_classes"] == 2 and config["backbone"]["num_segments"] == 4
+    assert config["backbone"]["depth"] == 18 and config["backbone"]["width_multiplier"] == 0.125
     assert config["run"]["flip"] is False and config["run"]["partial_bn"] is False
     json.dumps(config)
 
@@ -83,9 +100,13 @@ def test_final_model_loads_and_predicts(trained):
     import numpy as np
 
     run, _ = trained
-    model = model_dir.load_model(run)
+    model = model_dir.load_classifier(run)
+    assert model.class_names == CLASSES
     logits = model.predict(np.zeros((1, 4, 32, 32, 3), np.float32), verbose=0)
     assert logits.shape == (1, 2)
+    # The best epoch's preset loads too.
+    best = model_dir.load_classifier(run, which=model_dir.BEST_PRESET)
+    assert best.class_names == CLASSES
 
 
 def test_init_from_previous_run(trained, records, tmp_path):
@@ -106,8 +127,8 @@ def test_mixed_precision_on_cpu_uses_bfloat16_and_restores_policy(records, tmp_p
     args += ["--epochs", "1", "--steps-per-epoch", "1", "--validation-steps", "0", "--verbose", "0"]
     result = CliRunner().invoke(command, args)
     assert result.exit_code == 0, result.output
-    model = model_dir.load_model(str(tmp_path))
-    assert model.get_layer("conv1_conv").dtype_policy.name == "mixed_bfloat16"
+    model = model_dir.load_classifier(str(tmp_path))
+    assert model.backbone.get_layer("conv1_conv").dtype_policy.name == "mixed_bfloat16"
     assert all(v.dtype == "float32" for v in model.weights)
     assert keras.mixed_precision.dtype_policy().name == "float32"
 
@@ -117,7 +138,7 @@ def test_mixed_precision_on_cpu_uses_bfloat16_and_restores_policy(records, tmp_p
     [
         (["--flip"], "direction"),
         (["--init", "/no/such/weights.h5"], "--init"),
-        (["--init-from", "/no/such/run"], "model.keras"),
+        (["--init-from", "/no/such/run"], "/no/such/run"),
         (["--lr-steps", "3,x"], "--lr-steps"),
         (["--jit-compile", "--cpu-replicas", "2"], "--jit-compile"),
     ],
@@ -139,7 +160,7 @@ def test_resume_with_other_model_options_is_refused(trained, records, tmp_path):
     args = ["--data-dir", records, "--model-dir", str(tmp_path), *TINY, "--cpu-replicas", "2"]
     result = CliRunner().invoke(command, [*args, "--width-multiplier", "0.25"])
     assert result.exit_code == 1, result.output
-    assert "interrupted run with a different 'model'" in result.output
+    assert "interrupted run with a different 'backbone'" in result.output
 
 
 def test_missing_data_dir_fails_naming_it(tmp_path):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from stm_keras import model_dir
-from stm_keras.data import synthetic_records
 
 STM_KERAS = str(Path(sys.executable).parent / "stm-keras")
 
@@ -27,9 +26,8 @@ def _free_ports(count):
 
 
 @pytest.mark.slow
-def test_two_workers_train_one_model(tmp_path):
-    records, run = str(tmp_path / "records"), str(tmp_path / "run")
-    synthetic_records.write_dataset(records, num_classes=2, num_shards=2)
+def test_two_workers_train_one_model(tiny_train_records_dir, tmp_path):
+    records, run = tiny_train_records_dir, str(tmp_path / "run")
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     command = [
         STM_KERAS, "fit", "--data-dir", records, "--model-dir", run, "--strategy", "multiworker",
@@ -68,5 +66,5 @@ def test_two_workers_train_one_model(tmp_path):
     assert config["run"]["replicas"] == 2
     with open(os.path.join(run, "history.csv")) as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
-    assert os.path.isfile(os.path.join(run, "model.keras"))
+    assert model_dir.is_preset(os.path.join(run, model_dir.FINAL_PRESET))
     assert not os.path.exists(os.path.join(run, "workers"))

@@ -7,6 +7,8 @@ import sys
 import click
 import pytest
 from click.testing import CliRunner
+
+from stm_keras import __version__
 from stm_keras.cli.common import (
     RUNTIME_ERROR_EXIT,
     USAGE_ERROR_EXIT,
@@ -15,8 +17,6 @@ from stm_keras.cli.common import (
     maps_errors,
 )
 from stm_keras.cli.main import app
-
-from stm_keras import __version__
 
 VERBS = ("synth", "preprocess", "fit", "evaluate", "export", "predict", "bench", "visualize")
 

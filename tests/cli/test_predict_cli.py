@@ -1,16 +1,18 @@
 """`stm-keras predict`: real videos, a frame folder and a broken file, with either model kind."""
 
 import json
+import os
 
 import av
 import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-from deploy_testing import CLASSES, tiny_model_dir, tiny_saved_model, video_frames, write_video
+from deploy_testing import CLASSES, video_frames, write_video
 from PIL import Image
 
-from cli.main import app
+from stm_keras import model_dir
+from stm_keras.cli.main import app
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +50,9 @@ def _predict_json(model: str, paths: list[str], top_k: int = 3):
     return result, [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def test_predict_json_with_saved_model_and_model_dir(inputs):
+def test_predict_json_with_saved_model_and_model_dir(inputs, tiny_saved_model, tiny_model_dir):
     paths, full_frames = inputs
-    result, objects = _predict_json(tiny_saved_model(), paths, top_k=2)
+    result, objects = _predict_json(tiny_saved_model, paths, top_k=2)
     assert result.exit_code == 1
     assert [o["input"] for o in objects] == paths
     broken = paths[2]
@@ -66,7 +68,7 @@ def test_predict_json_with_saved_model_and_model_dir(inputs):
 
     # The SavedModel samples in its graph; given every frame it must agree with predict, which
     # samples T frames on the host: both sample as evaluation does.
-    signature = tf.saved_model.load(tiny_saved_model()).signatures["serving_default"]
+    signature = tf.saved_model.load(tiny_saved_model).signatures["serving_default"]
     for obj in (objects[0], objects[4]):
         frames = full_frames[obj["input"]]
         frames = _all_video_frames(obj["input"]) if frames is None else frames
@@ -75,20 +77,22 @@ def test_predict_json_with_saved_model_and_model_dir(inputs):
         for index, probability in got.items():
             assert probability == pytest.approx(float(expected[index]), abs=1e-5)
 
-    # A model directory gives the same answers as its export.
-    _, from_model_dir = _predict_json(tiny_model_dir(), paths, top_k=2)
-    for exported, keras_model in zip(objects, from_model_dir, strict=True):
-        if "error" in exported:
-            assert "error" in keras_model
-            continue
-        for a, b in zip(exported["predictions"], keras_model["predictions"], strict=True):
-            assert a["index"] == b["index"]
-            assert a["probability"] == pytest.approx(b["probability"], abs=1e-5)
+    # A model directory, and its final preset, give the same answers as its export.
+    preset = os.path.join(tiny_model_dir, model_dir.FINAL_PRESET)
+    for model in (tiny_model_dir, preset):
+        _, from_keras = _predict_json(model, paths, top_k=2)
+        for exported, keras_model in zip(objects, from_keras, strict=True):
+            if "error" in exported:
+                assert "error" in keras_model
+                continue
+            for a, b in zip(exported["predictions"], keras_model["predictions"], strict=True):
+                assert a["index"] == b["index"]
+                assert a["probability"] == pytest.approx(b["probability"], abs=1e-5)
 
 
-def test_predict_prints_top_k_names(inputs):
+def test_predict_prints_top_k_names(inputs, tiny_saved_model):
     paths, _ = inputs
-    result = CliRunner().invoke(app, ["predict", "--model", tiny_saved_model(), paths[4]])
+    result = CliRunner().invoke(app, ["predict", "--model", tiny_saved_model, paths[4]])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == paths[4]

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from stm_keras.cli.common import RUNTIME_ERROR_EXIT, USAGE_ERROR_EXIT
 from stm_keras.cli.main import app
 from stm_keras.pipelines.synth.classes import JESTER

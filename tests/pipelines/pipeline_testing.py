@@ -9,9 +9,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from stm_keras.data import schema
 from stm_keras.pipelines import preprocess
 from stm_keras.pipelines.readers import FrameOptions
-from stm_keras.data import schema
 
 # In-process DirectRunner: the default multi-process runner is covered by one test only,
 # because every worker process imports TensorFlow.

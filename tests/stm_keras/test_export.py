@@ -8,10 +8,10 @@ import textwrap
 
 import numpy as np
 import tensorflow as tf
-from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE, tiny_model_dir, tiny_saved_model
+from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE
 
 from stm_keras import export, model_dir
-from stm_keras.evaluation import views
+from stm_keras.models import VideoClassifierPreprocessor
 
 # Runs in a fresh interpreter where importing stm_keras fails: the SavedModel must carry
 # everything it needs (preprocessing graph, weights, labels).
@@ -70,13 +70,18 @@ def _videos() -> dict[str, np.ndarray]:
     }
 
 
-def _keras_probabilities(model, video: np.ndarray) -> np.ndarray:
-    clips = views.serving_clips(tf.constant(video), FRAMES, IMAGE_SIZE)
-    return tf.nn.softmax(model(clips, training=False)).numpy()
+def _keras_probabilities(classifier, video: np.ndarray) -> np.ndarray:
+    # A preprocessor of the model's frames and size, not the classifier's own: the export must
+    # carry the same preprocessing.
+    preprocessor = VideoClassifierPreprocessor(num_segments=FRAMES, image_size=IMAGE_SIZE)
+    clips = preprocessor(tf.constant(video))
+    return tf.nn.softmax(classifier(clips, training=False)).numpy()
 
 
-def test_saved_model_runs_without_stm_keras_and_matches_keras(tmp_path):
-    saved_model_dir = tiny_saved_model()
+def test_saved_model_runs_without_stm_keras_and_matches_keras(
+    tmp_path, tiny_model_dir, tiny_saved_model
+):
+    saved_model_dir = tiny_saved_model
     videos = _videos()
     np.savez(tmp_path / "inputs.npz", **videos)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -88,9 +93,9 @@ def test_saved_model_runs_without_stm_keras_and_matches_keras(tmp_path):
         env=env,
     )
     outputs = np.load(tmp_path / "outputs.npz")
-    model = model_dir.load_model(tiny_model_dir())
+    classifier = model_dir.load_classifier(tiny_model_dir)
     for key, video in videos.items():
-        expected = _keras_probabilities(model, video)
+        expected = _keras_probabilities(classifier, video)
         probabilities = outputs[f"{key}/probabilities"]
         assert probabilities.dtype == np.float32 and probabilities.shape == (len(video), 3)
         np.testing.assert_allclose(probabilities, expected, atol=1e-5)
@@ -99,10 +104,10 @@ def test_saved_model_runs_without_stm_keras_and_matches_keras(tmp_path):
         np.testing.assert_array_equal(outputs[f"{key}/top_class"], expected.argmax(axis=1))
 
 
-def test_saved_model_cli_shows_the_signature():
+def test_saved_model_cli_shows_the_signature(tiny_saved_model):
     saved_model_cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     result = subprocess.run(
-        [saved_model_cli, "show", "--dir", tiny_saved_model(), "--all"],
+        [saved_model_cli, "show", "--dir", tiny_saved_model, "--all"],
         capture_output=True,
         text=True,
         check=True,
@@ -116,11 +121,18 @@ def test_saved_model_cli_shows_the_signature():
     assert "outputs['top_class']" in signature and "DT_INT64" in signature
 
 
-def test_assets_name_the_classes_and_the_preprocessing():
-    saved_model_dir = tiny_saved_model()
+def test_assets_name_the_classes_and_the_preprocessing(tiny_saved_model):
+    saved_model_dir = tiny_saved_model
     assert export.read_labels(saved_model_dir) == list(CLASSES)
     with open(os.path.join(saved_model_dir, "assets", "labels.txt"), encoding="utf-8") as f:
         assert f.read() == "".join(f"{name}\n" for name in CLASSES)
     preprocessing = export.read_preprocessing(saved_model_dir)
     assert (preprocessing["frames"], preprocessing["image_size"]) == (FRAMES, IMAGE_SIZE)
     assert preprocessing["arch"] == "stm"
+    config = preprocessing["preprocessor"]
+    assert (config["num_segments"], config["image_size"]) == (FRAMES, IMAGE_SIZE)
+    # Enough to rebuild the preprocessing without the model (what predict does).
+    rebuilt = VideoClassifierPreprocessor(**config)
+    reference = VideoClassifierPreprocessor(num_segments=FRAMES, image_size=IMAGE_SIZE)
+    for key in ("num_segments", "image_size", "scale_size", "mean", "std", "flip"):
+        assert rebuilt.get_config()[key] == reference.get_config()[key], key

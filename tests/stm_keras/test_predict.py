@@ -7,9 +7,12 @@ from deploy_testing import frame_level, gray_ramp_frames, write_video
 from PIL import Image
 
 from stm_keras import predict
+from stm_keras.models import VideoClassifierPreprocessor
 from stm_keras.predict import DecodeError
 
 T = 4
+# Predict samples frames as this preprocessor does; its crop size plays no part here.
+PREPROCESSOR = VideoClassifierPreprocessor(num_segments=T, image_size=32)
 
 
 @pytest.mark.parametrize(
@@ -18,7 +21,7 @@ T = 4
 )
 def test_video_clip_holds_the_evaluation_frames(tmp_path, name, codec):
     path = write_video(str(tmp_path / name), gray_ramp_frames(20), codec)
-    clip = predict.read_clip(path, T)
+    clip = predict.read_clip(path, PREPROCESSOR)
     assert clip.shape == (T, 48, 64, 3) and clip.dtype == np.uint8
     # The middle frame of each of 4 segments of 20 frames.
     expected = [frame_level(i) for i in (2, 7, 12, 17)]
@@ -32,14 +35,14 @@ def test_frame_folder_sorts_numbers_as_numbers(tmp_path):
     for i, frame in enumerate(frames):
         Image.fromarray(frame).save(tmp_path / f"img{i + 1}.png")
     (tmp_path / "notes.txt").write_text("not a frame")
-    clip = predict.read_clip(str(tmp_path), T)
-    np.testing.assert_array_equal(clip, frames[predict.sample_indices(11, T)])
-    assert predict.sample_indices(11, T) == [1, 4, 6, 9]
+    clip = predict.read_clip(str(tmp_path), PREPROCESSOR)
+    np.testing.assert_array_equal(clip, frames[predict.sample_indices(11, PREPROCESSOR)])
+    assert predict.sample_indices(11, PREPROCESSOR) == [1, 4, 6, 9]
 
 
 def test_short_video_repeats_frames(tmp_path):
     path = write_video(str(tmp_path / "short.avi"), gray_ramp_frames(2), "mjpeg")
-    clip = predict.read_clip(path, T)
+    clip = predict.read_clip(path, PREPROCESSOR)
     np.testing.assert_allclose(
         clip.mean(axis=(1, 2, 3)), [frame_level(i) for i in (0, 0, 1, 1)], atol=3
     )
@@ -52,8 +55,8 @@ def test_video_shorter_than_its_header_is_sampled_from_the_frames_that_exist(tmp
     # Cut before the 11th frame's chunk header: the AVI header still promises 20 frames.
     truncated = tmp_path / "truncated.avi"
     truncated.write_bytes((tmp_path / "full.avi").read_bytes()[: starts[10] - 8])
-    clip = predict.read_clip(str(truncated), T)
-    expected = [frame_level(i) for i in predict.sample_indices(10, T)]
+    clip = predict.read_clip(str(truncated), PREPROCESSOR)
+    expected = [frame_level(i) for i in predict.sample_indices(10, PREPROCESSOR)]
     np.testing.assert_allclose(clip.mean(axis=(1, 2, 3)), expected, atol=4.5)
 
 
@@ -72,5 +75,5 @@ def test_broken_inputs_are_named(tmp_path):
         (tmp_path / "missing.webm", "no such file"),
     ]:
         with pytest.raises(DecodeError, match=reason) as error:
-            predict.read_clip(str(path), T)
+            predict.read_clip(str(path), PREPROCESSOR)
         assert str(path) in str(error.value)

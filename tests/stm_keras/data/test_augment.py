@@ -99,3 +99,27 @@ def test_flip_refused_for_direction_datasets(dataset):
 def test_flip_on_by_default_for_appearance_datasets(dataset):
     assert augment.default_flip(dataset)
     augment.check_flip(dataset, True)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_preprocessor_train_clip_samples_crops_flips_and_normalizes(flip):
+    from stm_keras.models import VideoClassifierPreprocessor
+
+    preprocessor = VideoClassifierPreprocessor(num_segments=2, image_size=16, flip=flip)
+    jpegs = _clip_jpegs(num_frames=5)
+    dataset = tf.data.Dataset.from_tensors(jpegs).repeat(30)
+    mirrored = []
+    for clip in dataset.map(lambda j: preprocessor.train_clip(j, 5)):
+        clip = clip.numpy()
+        assert clip.shape == (2, 16, 16, 3) and clip.dtype == np.float32
+        # Normalized: black is -mean/std, white (1 - mean)/std.
+        assert -2.2 < clip.min() < -1.7 and 2.0 < clip.max() < 2.7
+        left, right = clip[..., 0, :].mean(), clip[..., -1, :].mean()
+        mirrored.append(left > right)
+    assert any(mirrored) == flip
+    assert not all(mirrored)
+    if flip:
+        with pytest.raises(ValueError, match="direction"):
+            preprocessor.check_flip("jester")
+    else:
+        preprocessor.check_flip("jester")

@@ -1,10 +1,12 @@
-"""TSN segment sampling, run eagerly and inside tf.data.Dataset.map."""
+"""TSN segment sampling, run eagerly and inside tf.data.Dataset.map, and the preprocessor's
+sampling and normalization built on it."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from stm_keras.data import sampling
+from stm_keras.models import VideoClassifierPreprocessor
 
 
 def _eager_and_mapped(fn, num_frames):
@@ -50,10 +52,27 @@ def test_multi_clip_indices_spread_over_segments():
     assert np.array_equal(clips[4:6].mean(0).round(), sampling.segment_indices(100, 4, False))
 
 
+def test_preprocessor_samples_as_sampling_does():
+    preprocessor = VideoClassifierPreprocessor(num_segments=8, image_size=32)
+    for num_frames in (1, 4, 16, 37):
+        np.testing.assert_array_equal(
+            preprocessor.sample_indices(num_frames, training=False),
+            sampling.segment_indices(num_frames, 8, False),
+        )
+        np.testing.assert_array_equal(
+            preprocessor.clip_indices(num_frames, 10),
+            sampling.multi_clip_indices(num_frames, 8, 10),
+        )
+    training = preprocessor.sample_indices(37, training=True).numpy()
+    assert training.shape == (8,) and training.dtype == np.int32
+
+
 def test_normalize_imagenet():
+    normalize = VideoClassifierPreprocessor().normalize
     pixel = tf.constant([[[255 * 0.485, 255 * 0.456, 255 * 0.406]]])
-    np.testing.assert_allclose(sampling.normalize(pixel).numpy(), 0.0, atol=1e-6)
-    white = sampling.normalize(tf.fill([1, 1, 3], tf.constant(255, tf.uint8))).numpy()
+    np.testing.assert_allclose(normalize(pixel).numpy(), 0.0, atol=1e-6)
+    white = normalize(tf.fill([1, 1, 3], tf.constant(255, tf.uint8))).numpy()
+    assert white.dtype == np.float32
     np.testing.assert_allclose(
         white[0, 0], [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225], rtol=1e-6
     )

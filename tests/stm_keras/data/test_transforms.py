@@ -1,10 +1,12 @@
-"""Evaluation transforms, run eagerly and inside tf.data.Dataset.map."""
+"""Evaluation transforms and the preprocessor's views built on them, run eagerly and inside
+tf.data.Dataset.map."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from stm_keras.data import transforms
+from stm_keras.models import VideoClassifierPreprocessor
 
 
 def _both(fn, value):
@@ -31,10 +33,24 @@ def test_center_crop_takes_the_middle():
         assert out[0, :, :, 0].tolist() == [[19, 20], [27, 28]]
 
 
-def test_single_view_shape():
+def test_center_view_shape():
     clip = np.random.default_rng(0).integers(0, 255, (3, 100, 150, 3), dtype=np.uint8)
-    for out in _both(lambda x: transforms.single_view(x, 56), clip):
-        assert out.shape == (3, 56, 56, 3)
+    preprocessor = VideoClassifierPreprocessor(image_size=56)
+    for out in _both(preprocessor.center_view, clip):
+        assert out.shape == (3, 56, 56, 3) and out.dtype == np.float32
+        # Short side to 64 (56 * 256 / 224), then the centre crop.
+        resized = transforms.resize_short_side(clip, 64)
+        np.testing.assert_array_equal(out, transforms.center_crop(resized, 56).numpy())
+
+
+def test_preprocessor_three_crops_use_its_scale_size():
+    clip = np.random.default_rng(1).integers(0, 255, (2, 60, 90, 3), dtype=np.uint8)
+    preprocessor = VideoClassifierPreprocessor(image_size=32, scale_size=48)
+    for out in _both(preprocessor.three_crop_views, clip):
+        assert out.shape == (3, 2, 32, 32, 3)
+        np.testing.assert_allclose(
+            out, transforms.three_crop_views(clip, 32, scale_size=48).numpy(), atol=1e-4
+        )
 
 
 def test_three_crops_cover_the_long_side():

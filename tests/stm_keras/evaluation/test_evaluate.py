@@ -3,11 +3,19 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE, NUM_VIDEOS, tiny_model_dir
+from deploy_testing import CLASSES, FRAMES, IMAGE_SIZE, NUM_VIDEOS
 
 from stm_keras import model_dir
 from stm_keras.data import sampling, schema, transforms
-from stm_keras.evaluation import evaluate, views
+from stm_keras.evaluation import evaluate
+from stm_keras.models import PROTOCOLS
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def _normalize(view: tf.Tensor) -> np.ndarray:
+    return (view.numpy() / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
 
 
 def _reference(model, files, num_clips, num_crops):
@@ -23,11 +31,12 @@ def _reference(model, files, num_clips, num_crops):
         for clip_indices in clips:
             clip = tf.stack([frames[i] for i in clip_indices])
             if num_crops == 1:
-                crops = [transforms.single_view(clip, IMAGE_SIZE)]
+                resized = transforms.resize_short_side(clip, transforms.scale_size_for(IMAGE_SIZE))
+                crops = [transforms.center_crop(resized, IMAGE_SIZE)]
             else:
                 crops = list(transforms.three_crop_views(clip, IMAGE_SIZE))
             for crop in crops:
-                logits = classify(sampling.normalize(crop))
+                logits = classify(tf.constant(_normalize(crop)))
                 total += tf.nn.softmax(tf.cast(logits, tf.float64))[0].numpy()
         probabilities.append(total / (num_clips * num_crops))
         labels.append(record.label_index)
@@ -35,19 +44,16 @@ def _reference(model, files, num_clips, num_crops):
 
 
 @pytest.mark.parametrize(("protocol", "batch_size"), [("1x1", 2), ("3x10", 7)])
-def test_evaluate_matches_view_by_view_reference(protocol, batch_size):
-    directory = tiny_model_dir()
-    config = model_dir.load_config(directory)
-    model = model_dir.load_model(directory)
+def test_evaluate_matches_view_by_view_reference(tiny_model_dir, protocol, batch_size):
+    config = model_dir.load_config(tiny_model_dir)
+    model = model_dir.load_classifier(tiny_model_dir)
+    assert model.class_names == list(CLASSES)
     files = schema.split_files(config["data_dir"], "validation")
-    spec = views.PROTOCOLS[protocol]
+    spec = PROTOCOLS[protocol]
     progress = []
     result = evaluate.evaluate(
         model,
         files,
-        CLASSES,
-        FRAMES,
-        IMAGE_SIZE,
         spec,
         batch_size=batch_size,
         progress=lambda videos, seen: progress.append((videos, seen)),
@@ -72,7 +78,7 @@ def test_evaluate_matches_view_by_view_reference(protocol, batch_size):
     assert len(progress) == -(-NUM_VIDEOS * spec.num_views // batch_size)
 
 
-def test_unlabelled_split_is_refused(tmp_path):
+def test_unlabelled_split_is_refused(tiny_model_dir, tmp_path):
     path = str(tmp_path / "test-00000-of-00001.tfrecord")
     record = schema.VideoRecord(
         video_id="x",
@@ -85,6 +91,6 @@ def test_unlabelled_split_is_refused(tmp_path):
     )
     with tf.io.TFRecordWriter(path) as writer:
         writer.write(schema.encode(record))
-    model = model_dir.load_model(tiny_model_dir())
+    model = model_dir.load_classifier(tiny_model_dir)
     with pytest.raises(ValueError, match="unlabelled"):
-        evaluate.evaluate(model, [path], CLASSES, FRAMES, IMAGE_SIZE, views.PROTOCOLS["1x1"])
+        evaluate.evaluate(model, [path], PROTOCOLS["1x1"])

@@ -174,3 +174,25 @@ def test_preset_loads_in_a_fresh_process(saved, tmp_path):
         atol=1e-6,
     )
     assert isinstance(keras_hub.models.Backbone.from_preset(path), STMBackbone)
+
+
+def test_mixed_precision_preset_loads_with_its_policy(tmp_path):
+    """keras-hub 0.32 alone cannot resolve a saved mixed_* policy; both classes name it."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        backbone = STMBackbone(18, num_segments=FRAMES, width_multiplier=0.125, image_size=SIZE)
+        classifier = STMVideoClassifier(backbone, 3, dropout=0.0)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    path = str(tmp_path / "mixed")
+    classifier.save_to_preset(path)
+    loaded = STMVideoClassifier.from_preset(path)
+    assert loaded.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert STMBackbone.from_preset(path).dtype_policy.name == "mixed_bfloat16"
+    x = _clips()
+    np.testing.assert_allclose(
+        np.asarray(loaded(x, training=False)), np.asarray(classifier(x, training=False)), atol=1e-6
+    )
