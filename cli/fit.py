@@ -8,7 +8,12 @@ from typing import Any
 import click
 
 from stm_keras.cli.common import RuntimeProblem, maps_errors
-from stm_keras.cli.model_options import backbone_options, backbone_values, parse_int_list
+from stm_keras.cli.model_options import (
+    backbone_arguments,
+    backbone_options,
+    backbone_values,
+    parse_int_list,
+)
 from stm_keras.data import schema
 from stm_keras.recipes import recipe_names
 from stm_keras.training.trainer import FitError, OptionError
@@ -92,7 +97,8 @@ from stm_keras.training.trainer import FitError, OptionError
     default=None,
     help=(
         "Preset, preset handle or model dir of a finished fit (e.g. Kinetics) to start "
-        "from; layers whose shapes differ (the classifier) stay freshly initialised."
+        "from; layers whose shapes differ (the classifier) stay freshly initialised. "
+        "config.json records it (path, sha256 of its weights) under 'parent'."
     ),
 )
 @click.option(
@@ -104,11 +110,20 @@ from stm_keras.training.trainer import FitError, OptionError
     ),
 )
 @click.option(
+    "--freeze-stages",
+    type=click.IntRange(0, 5),
+    default=0,
+    help=(
+        "Keep the first N ResNet stages fixed: 1 the stem (conv1), 2..5 also conv2_x..conv5_x "
+        "with their CSTM/CMM. For fine-tuning on few clips; 0 trains every stage."
+    ),
+)
+@click.option(
     "--flip/--no-flip",
     default=None,
     help=(
-        "Random horizontal flip. Default: on for Kinetics/UCF/HMDB; refused for direction "
-        "datasets (Jester, Something-Something)."
+        "Random horizontal flip. Default: on, unless dataset_info.json marks the dataset "
+        "direction_sensitive (Jester, Something-Something), where --flip is refused."
     ),
 )
 @click.option(
@@ -174,15 +189,21 @@ def command(context: click.Context, **params: Any) -> None:
       stm-keras fit --recipe cpu-demo --data-dir records/ --model-dir runs/demo --epochs 4
       stm-keras fit --recipe ucf101-from-kinetics --data-dir ucf/ --model-dir runs/ucf \\
           --init-from runs/kinetics
+      stm-keras fit --data-dir clips/ --model-dir runs/mine --init-from runs/kinetics/best \\
+          --freeze-stages 3 --epochs 15 --lr 0.001 --lr-steps 10
     """
     from stm_keras import recipes
 
+    recipe_options: dict[str, Any] = {}
     if params["recipe"]:
         try:
             recipe = recipes.load_recipe(params["recipe"])
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--recipe") from error
         params = apply_recipe(context, params, recipe)
+        recipe_options = recipe.options
+    if params["init_from"]:
+        params = inherit_parent_backbone(context, params, recipe_options)
     params["overrides"] = command_line_overrides(context, params) if params["recipe"] else {}
     params["backbone"] = backbone_values(params)
     # Recorded in config.json for evaluate: absolute, so it works from any working directory.
@@ -240,6 +261,26 @@ def apply_recipe(context: click.Context, params: dict[str, Any], recipe: Any) ->
     merged = dict(params)
     for name, value in recipe.options.items():
         if not _from_command_line(context, name):
+            merged[name] = ",".join(map(str, value)) if isinstance(value, list) else value
+    return merged
+
+
+def inherit_parent_backbone(
+    context: click.Context, params: dict[str, Any], recipe_options: dict[str, Any]
+) -> dict[str, Any]:
+    """``params`` with the ``--init-from`` model's backbone options where neither the command
+    line nor the recipe sets them, so a fine-tuned model has its parent's architecture."""
+    from stm_keras import model_dir
+
+    try:
+        parent = model_dir.backbone_config(params["init_from"])
+    except (FileNotFoundError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--init-from") from error
+    merged = dict(params)
+    for argument in backbone_arguments():
+        name = argument.name
+        if name in parent and name not in recipe_options and not _from_command_line(context, name):
+            value = parent[name]
             merged[name] = ",".join(map(str, value)) if isinstance(value, list) else value
     return merged
 

@@ -5,11 +5,12 @@ backbone config), ``final/`` and ``best/`` (keras-hub presets of the final model
 epoch with the best monitored accuracy) and training state (history, logs, backup) described in
 the training docs. ``load_classifier`` takes such a directory, a preset directory, an ``hf://``
 or ``kaggle://`` preset handle, or a model directory written by stm-keras 0.1 (``model.keras``,
-converted in memory).
+converted in memory). ``weights_digest`` names the weights of any of these by a content hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +23,8 @@ BEST_PRESET = "best"
 LEGACY_MODEL_FILE = "model.keras"
 REQUIRED_CONFIG_KEYS = ("arch", "frames", "image_size", "classes")
 PRESET_TASK_FILE = "task.json"
+# keras-hub's backbone and task weight files, in the order weights_digest reads them.
+PRESET_WEIGHTS_FILES = ("model.weights.h5", "task.weights.h5")
 REMOTE_PREFIXES = ("hf://", "kaggle://", "modelscope://", "gs://", "s3://")
 
 
@@ -102,6 +105,70 @@ def load_classifier(path: str, which: str = FINAL_PRESET) -> Any:
     if not path.startswith(REMOTE_PREFIXES) and is_legacy_model_dir(path):
         return _load_legacy(path)
     return STMVideoClassifier.from_preset(resolve_preset(path, which))
+
+
+def weights_digest(path: str, which: str = FINAL_PRESET) -> str:
+    """SHA-256 over the weight files of the model ``path`` holds, as a hex string.
+
+    For a preset (or the ``which`` preset of a model directory) the bytes of
+    ``model.weights.h5`` then ``task.weights.h5``; for a model directory of stm-keras 0.1 those
+    of ``model.keras``. A remote handle's files are downloaded (into keras-hub's cache) first.
+
+    Args:
+        path: str. What ``load_classifier`` takes: a preset directory or handle, a ``fit``
+            model directory or a 0.1 model directory.
+        which: str. In a model directory, ``"final"`` or ``"best"``. Defaults to ``"final"``.
+
+    Raises:
+        FileNotFoundError: naming ``path``, when it holds no model or no weight file.
+    """
+    if not path.startswith(REMOTE_PREFIXES) and is_legacy_model_dir(path):
+        files = [os.path.join(path, LEGACY_MODEL_FILE)]
+    else:
+        files = _preset_weight_files(resolve_preset(path, which))
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _preset_weight_files(preset: str) -> list[str]:
+    """Local paths of the ``PRESET_WEIGHTS_FILES`` a preset has (downloaded when remote)."""
+    if not preset.startswith(REMOTE_PREFIXES):
+        files = [os.path.join(preset, name) for name in PRESET_WEIGHTS_FILES]
+        files = [file for file in files if os.path.isfile(file)]
+    else:
+        from keras_hub.src.utils.preset_utils import check_file_exists, get_file
+
+        files = [
+            get_file(preset, name)
+            for name in PRESET_WEIGHTS_FILES
+            if check_file_exists(preset, name)
+        ]
+    if not files:
+        raise FileNotFoundError(
+            f"{preset} holds none of {', '.join(PRESET_WEIGHTS_FILES)}: no weights to hash"
+        )
+    return files
+
+
+def backbone_config(path: str) -> dict[str, Any]:
+    """The ``STMBackbone`` arguments of the model at ``path`` (as ``load_classifier`` takes it).
+
+    Read from the preset's ``config.json`` (or a 0.1 directory's ``config.json``) without
+    building the model.
+    """
+    if not path.startswith(REMOTE_PREFIXES) and is_legacy_model_dir(path):
+        legacy = dict(load_config(path).get("model") or {})
+        legacy.pop("num_classes", None)
+        legacy.pop("dropout", None)
+        return legacy
+    from keras_hub.src.utils.preset_utils import CONFIG_FILE as PRESET_CONFIG_FILE
+    from keras_hub.src.utils.preset_utils import load_json
+
+    return dict(load_json(resolve_preset(path), PRESET_CONFIG_FILE)["config"])
 
 
 def save_preset(model: Any, preset_dir: str) -> str:

@@ -7,6 +7,9 @@ straight into the window (``tf.image.decode_and_crop_jpeg``) instead of decoding
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import tensorflow as tf
 
 # TSN's GroupMultiScaleCrop: crop sides as fractions of the short side; width and height are
@@ -14,33 +17,74 @@ import tensorflow as tf
 CROP_SCALES = (1.0, 0.875, 0.75, 0.66)
 MAX_DISTORT = 1
 
-# Datasets whose labels name a direction ("Swiping Left"): a mirrored clip has another label.
+# The key of dataset_info.json that says whether a mirrored clip can have another label.
+DIRECTION_SENSITIVE_KEY = "direction_sensitive"
+
+# dataset_info.json files written before DIRECTION_SENSITIVE_KEY existed name the dataset only:
+# these names have labels that name a direction ("Swiping Left").
 DIRECTION_DATASETS = frozenset(
     {"jester", "something-something-v1", "something-something-v2", "sthv1", "sthv2", "ssv1", "ssv2"}
 )
 
-
-def flip_allowed(dataset: str | None) -> bool:
-    """Whether horizontal flipping keeps labels valid for ``dataset`` (a dataset_info name)."""
-    name = (dataset or "").lower().replace("_", "-")
-    return name not in DIRECTION_DATASETS and not name.startswith("something")
+DatasetInfo = Mapping[str, Any] | str | None
 
 
-def default_flip(dataset: str | None) -> bool:
-    """Flip on by default for appearance datasets (Kinetics, UCF, HMDB), off for direction ones."""
-    return bool(dataset) and flip_allowed(dataset)
+def dataset_name(dataset: DatasetInfo) -> str:
+    """The dataset's name: ``dataset`` itself, or the ``dataset`` entry of a dataset_info."""
+    if isinstance(dataset, Mapping):
+        return str(dataset.get("dataset") or "")
+    return dataset or ""
 
 
-def check_flip(dataset: str | None, flip: bool) -> None:
+def direction_sensitive(dataset: DatasetInfo) -> bool:
+    """Whether horizontal flipping can change the label of a clip of ``dataset``.
+
+    The one place of the flip policy. A dataset_info dict answers with its
+    ``direction_sensitive`` entry; one written before that entry existed, or a bare dataset
+    name, by the name (``DIRECTION_DATASETS`` and every Something-Something spelling).
+
+    Args:
+        dataset: dict, str or None. The contents of ``dataset_info.json`` or a dataset name.
+
+    Raises:
+        ValueError: when ``direction_sensitive`` is there but not a boolean.
+    """
+    if isinstance(dataset, Mapping) and dataset.get(DIRECTION_SENSITIVE_KEY) is not None:
+        recorded = dataset[DIRECTION_SENSITIVE_KEY]
+        if not isinstance(recorded, bool):
+            raise ValueError(
+                f"dataset_info.json: '{DIRECTION_SENSITIVE_KEY}' must be true or false, "
+                f"got {recorded!r}"
+            )
+        return recorded
+    name = dataset_name(dataset).lower().replace("_", "-")
+    return name in DIRECTION_DATASETS or name.startswith("something")
+
+
+def flip_allowed(dataset: DatasetInfo) -> bool:
+    """Whether horizontal flipping keeps labels valid for ``dataset`` (a dataset_info or name)."""
+    return not direction_sensitive(dataset)
+
+
+def default_flip(dataset: DatasetInfo) -> bool:
+    """Flip on by default when mirroring keeps labels valid, off for direction datasets.
+
+    Off, too, when nothing is known: neither a ``direction_sensitive`` entry nor a name.
+    """
+    known = isinstance(dataset, Mapping) and dataset.get(DIRECTION_SENSITIVE_KEY) is not None
+    return (known or bool(dataset_name(dataset))) and flip_allowed(dataset)
+
+
+def check_flip(dataset: DatasetInfo, flip: bool) -> None:
     """Refuses horizontal flipping for datasets whose labels depend on direction.
 
     Raises:
         ValueError: naming the dataset, when ``flip`` is requested for a direction dataset.
     """
-    if flip and not flip_allowed(dataset):
+    if flip and direction_sensitive(dataset):
         raise ValueError(
-            f"horizontal flip is refused for dataset '{dataset}': its labels depend on direction "
-            "(a flipped 'Swiping Left' is 'Swiping Right')."
+            f"horizontal flip is refused for dataset '{dataset_name(dataset)}': its labels depend "
+            "on direction (a flipped 'Swiping Left' is 'Swiping Right')."
         )
 
 

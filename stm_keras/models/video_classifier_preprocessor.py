@@ -249,12 +249,18 @@ class VideoClassifierPreprocessor(keras_hub.models.Preprocessor):
     # === Flip policy ===
 
     @staticmethod
-    def flip_allowed(dataset: str | None) -> bool:
-        """Whether horizontal flipping keeps the labels of ``dataset`` valid."""
+    def flip_allowed(dataset: augment.DatasetInfo) -> bool:
+        """Whether horizontal flipping keeps the labels of ``dataset`` valid.
+
+        Args:
+            dataset: dict, str or None. The contents of ``dataset_info.json`` (its
+                ``direction_sensitive`` entry decides) or a dataset name.
+        """
         return augment.flip_allowed(dataset)
 
-    def check_flip(self, dataset: str | None) -> None:
-        """Raises ValueError naming ``dataset`` when ``flip`` is on for a direction dataset."""
+    def check_flip(self, dataset: augment.DatasetInfo) -> None:
+        """Raises ValueError naming ``dataset`` when ``flip`` is on for a direction-sensitive
+        dataset (a ``dataset_info.json`` dict or a name, as ``flip_allowed``)."""
         augment.check_flip(dataset, self.flip)
 
     # === Serialization ===

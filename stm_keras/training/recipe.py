@@ -3,7 +3,8 @@
 STM trains as TSN does: SGD with momentum 0.9 on 8 GPUs × 8 clips (T=8) or × 4 clips (T=16),
 lr 0.01 divided by 10 at epochs 30, 40 and 45, 50 epochs, weight decay 5e-4 on conv and dense
 kernels, gradients clipped at global norm 20, and every BatchNorm frozen except the first
-("partial BN") when starting from ImageNet weights.
+("partial BN") when starting from ImageNet weights. Fine-tuning on few clips may also keep the
+first ResNet stages fixed (``freeze_stages``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
 CLIP_NORM = 20.0
 LR_DECAY = 0.1
+# ResNet stages: 1 is the stem (conv1_conv, conv1_bn), 2..5 the blocks conv2_x..conv5_x.
+NUM_STAGES = 5
 
 
 def paper_batch_size(num_frames: int) -> int:
@@ -94,6 +97,47 @@ def freeze_batch_norm_except_first(model: keras.Model) -> int:
     for layer in batch_norms[1:]:
         layer.trainable = False
     return max(len(batch_norms) - 1, 0)
+
+
+def stage_prefix(stage: int) -> str:
+    """The layer-name prefix of ResNet stage ``stage`` (1: ``conv1_``, 2: ``conv2_block``...)."""
+    return "conv1_" if stage == 1 else f"conv{stage}_block"
+
+
+def freeze_stages(model: keras.Model, num_stages: int) -> list[str]:
+    """Keeps the first ``num_stages`` ResNet stages of ``model`` fixed; returns their layers.
+
+    Stage 1 is the stem (``conv1_conv``, ``conv1_bn``), stages 2..5 the blocks ``conv2_x`` ..
+    ``conv5_x`` with their CSTM and CMM layers. Frozen layers keep their weights, and their
+    BatchNorm layers their moving statistics (they run in inference mode). Call before
+    ``compile``; it combines with ``freeze_batch_norm_except_first``.
+
+    Args:
+        model: keras.Model. A classifier (its backbone's layers are searched) or a backbone.
+        num_stages: int. 0 (nothing frozen) to ``NUM_STAGES`` (the whole ResNet).
+
+    Returns:
+        The names of the frozen layers that hold weights, in model order.
+
+    Raises:
+        ValueError: when ``num_stages`` is outside 0..``NUM_STAGES``.
+    """
+    if not 0 <= num_stages <= NUM_STAGES:
+        raise ValueError(f"the number of frozen stages must be 0..{NUM_STAGES}, got {num_stages}")
+    prefixes = tuple(stage_prefix(stage) for stage in range(1, num_stages + 1))
+    frozen = []
+    # Nested models (a classifier's backbone) are searched by their own layers' names; a
+    # layer's sublayers (CMM's "reduce_conv") follow the layer's trainable flag.
+    layers = list(model.layers)
+    while layers:
+        layer = layers.pop(0)
+        if isinstance(layer, keras.Model):
+            layers[:0] = layer.layers
+        elif layer.name.startswith(prefixes):
+            layer.trainable = False
+            if layer.weights:
+                frozen.append(layer.name)
+    return frozen
 
 
 def metrics(num_classes: int) -> list[keras.metrics.Metric]:

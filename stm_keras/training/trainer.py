@@ -1,10 +1,10 @@
 """``stm-keras fit``: trains an STM/TSN model on preprocessed shards into a model directory.
 
 The model directory (see ``stm_keras.model_dir``) ends up holding ``config.json`` (every option,
-the recipe and the overrides), ``final/`` and ``best/`` (keras-hub presets of the final model and
-of the best epoch), ``history.csv`` (one row per epoch), ``logs/`` (TensorBoard) and, while
-training, ``backup/`` from which an interrupted run resumes when started again with the same
-command.
+the recipe and the overrides, and the ``parent`` that ``--init-from`` started from), ``final/``
+and ``best/`` (keras-hub presets of the final model and of the best epoch), ``history.csv`` (one
+row per epoch), ``logs/`` (TensorBoard) and, while training, ``backup/`` from which an
+interrupted run resumes when started again with the same command.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ class FitOptions:
     Defaults are the paper's recipe (see ``stm_keras.training.recipe``). ``lr`` is the learning
     rate at the paper's global batch and is scaled linearly to the actual one unless
     ``lr_scaling`` is False. ``partial_bn`` and ``flip`` default to None: partial BN when
-    starting from pretrained weights, flip for datasets whose labels do not depend on direction.
+    starting from pretrained weights, flip unless ``dataset_info.json`` marks the dataset
+    direction-sensitive (``augment.direction_sensitive``). ``freeze_stages`` keeps the first
+    ResNet stages (1: the stem, 2..5: conv2_x..conv5_x) fixed (``recipe.freeze_stages``).
     ``backbone`` holds ``STMBackbone`` arguments (the model's option set, declared there) other
     than ``num_segments`` and ``image_size``, which come from ``frames`` and ``image_size``;
     ``arch="tsn"`` turns both temporal modules off. ``recipe`` and ``overrides`` record where
@@ -72,6 +74,7 @@ class FitOptions:
     init: str = "imagenet"
     init_from: str | None = None
     partial_bn: bool | None = None
+    freeze_stages: int = 0
     flip: bool | None = None
     mixed_precision: bool = False
     jit_compile: bool = False
@@ -148,8 +151,15 @@ class RunSetup:
             f"{self.train_videos} train videos, {self.num_classes} classes, validation: "
             f"{validation} | flip {'on' if self.flip else 'off'}, "
             f"partial BN {'on' if self.partial_bn else 'off'}"
+            + _frozen_stages_text(options.freeze_stages)
             + (f" | resuming at epoch {self.resume_epoch + 1}" if self.resume_epoch else "")
         )
+
+
+def _frozen_stages_text(num_stages: int) -> str:
+    if not num_stages:
+        return ""
+    return ", stage 1 frozen" if num_stages == 1 else f", stages 1-{num_stages} frozen"
 
 
 def _check_options(options: FitOptions) -> None:
@@ -158,6 +168,15 @@ def _check_options(options: FitOptions) -> None:
     for name in ("frames", "image_size", "batch_size", "epochs"):
         if getattr(options, name) < 1:
             raise OptionError(f"--{name.replace('_', '-')} must be positive")
+    if not 0 <= options.freeze_stages <= recipe.NUM_STAGES:
+        raise OptionError(
+            f"--freeze-stages must be 0..{recipe.NUM_STAGES}, got {options.freeze_stages}"
+        )
+    if options.freeze_stages and options.init == "none" and not options.init_from:
+        raise OptionError(
+            "--freeze-stages keeps pretrained stages fixed: give --init-from or --init, "
+            "not --init none"
+        )
     if options.init_from and options.init not in ("none", "imagenet"):
         raise OptionError("--init PATH and --init-from cannot be combined")
     if options.init_from and not model_dir_lib.is_legacy_model_dir(options.init_from):
@@ -167,8 +186,37 @@ def _check_options(options: FitOptions) -> None:
             raise OptionError(f"--init-from: {error}") from error
 
 
-def _config(options: FitOptions, setup: RunSetup, classes: list[str], dataset: str) -> dict:
+def parent_record(init_from: str) -> dict[str, Any]:
+    """What ``config.json`` records under ``parent`` about the model a run starts from.
+
+    Returns:
+        ``{"path": init_from (absolute when local), "preset": the preset it resolves to (None
+        for a stm-keras 0.1 directory), "weights_sha256": model_dir.weights_digest(...)}``.
+
+    Raises:
+        FitError: when the parent's weight files cannot be read.
+    """
+    remote = init_from.startswith(model_dir_lib.REMOTE_PREFIXES)
+    path = init_from if remote else os.path.abspath(init_from)
+    try:
+        legacy = not remote and model_dir_lib.is_legacy_model_dir(path)
+        preset = None if legacy else model_dir_lib.resolve_preset(path)
+        digest = model_dir_lib.weights_digest(path)
+    except (OSError, ValueError) as error:
+        raise FitError(f"--init-from {init_from}: {error}") from error
+    return {"path": path, "preset": preset, "weights_sha256": digest}
+
+
+def _config(
+    options: FitOptions,
+    setup: RunSetup,
+    classes: list[str],
+    dataset: str,
+    parent: dict[str, Any] | None,
+) -> dict:
     config = dataclasses.asdict(options)
+    if parent is not None:
+        config["parent"] = parent
     config.update(
         classes=classes,
         dataset=dataset,
@@ -201,7 +249,8 @@ def _check_resumable(model_dir: str, config: dict, resume_epoch: int) -> None:
             )
 
 
-def _initialise(model: Any, options: FitOptions, log: Callable[[str], None]) -> None:
+def _initialise(model: Any, options: FitOptions, log: Callable[[str], None]) -> list[str] | None:
+    """Loads the initial weights; returns the layers copied from ``--init-from`` (else None)."""
     from stm_keras.models import load_imagenet_weights
 
     if options.init_from:
@@ -216,12 +265,14 @@ def _initialise(model: Any, options: FitOptions, log: Callable[[str], None]) -> 
             f"init: {len(report.copied)} layers copied from {options.init_from}"
             + (kept if report.mismatched else "")
         )
-    elif options.init != "none":
+        return report.copied
+    if options.init != "none":
         try:
             load_imagenet_weights(model, options.init)
         except Exception as error:  # noqa: BLE001 - any failure means no usable weights
             raise FitError(f"--init {options.init}: {error}") from error
         log(f"init: ImageNet weights from {options.init}")
+    return None
 
 
 def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -241,7 +292,7 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
     import keras
     import tensorflow as tf
 
-    from stm_keras.data import augment, input_pipeline
+    from stm_keras.data import augment, input_pipeline, schema
     from stm_keras.training import callbacks as callbacks_lib
 
     try:
@@ -255,17 +306,19 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
     if options.seed is not None:
         keras.utils.set_random_seed(options.seed)
     try:
-        train = input_pipeline.load_split(options.data_dir, "train")
+        info = schema.load_dataset_info(options.data_dir)
+        train = input_pipeline.load_split(options.data_dir, "train", info)
         try:
-            validation = input_pipeline.load_split(options.data_dir, "validation")
+            validation = input_pipeline.load_split(options.data_dir, "validation", info)
         except ValueError:
             validation = None
+        # dataset_info.json's direction_sensitive entry (the dataset name in older files).
+        flip = augment.default_flip(info) if options.flip is None else options.flip
     except (FileNotFoundError, ValueError) as error:
         raise FitError(str(error)) from error
     classes = train.classes or [str(i) for i in range(_num_labels(train.files))]
-    flip = augment.default_flip(train.dataset) if options.flip is None else options.flip
     try:
-        augment.check_flip(train.dataset, flip)
+        augment.check_flip(info, flip)
     except ValueError as error:
         raise OptionError(f"--flip: {error}") from error
     partial_bn = (
@@ -309,7 +362,8 @@ def fit(options: FitOptions, log: Callable[[str], None] = print) -> dict[str, An
         partial_bn=partial_bn,
         resume_epoch=resume_epoch,
     )
-    config = _config(options, setup, classes, train.dataset)
+    parent = parent_record(options.init_from) if options.init_from else None
+    config = _config(options, setup, classes, train.dataset, parent)
     _check_resumable(options.model_dir, config, resume_epoch)
     if chief:
         model_dir_lib.save_config(options.model_dir, config)
@@ -375,7 +429,10 @@ def _build_and_compile(
     classes: list[str],
     log: Callable[[str], None],
 ) -> Any:
-    """The model in ``strategy``'s scope: initialised, (partially) frozen, decayed, compiled."""
+    """The model in ``strategy``'s scope: initialised, (partially) frozen, decayed, compiled.
+
+    Layers are frozen before weight decay is attached, so frozen kernels get no L2 term.
+    """
     import keras
     import tensorflow as tf
 
@@ -386,9 +443,11 @@ def _build_and_compile(
     try:
         with strategy.scope():
             model = build_classifier(options, classes, setup.flip)
-            _initialise(model, options, log)
+            copied = _initialise(model, options, log)
             if setup.partial_bn:
                 recipe.freeze_batch_norm_except_first(model)
+            if options.freeze_stages:
+                _freeze_stages(model, options, copied, log)
             recipe.apply_weight_decay(model, options.weight_decay)
             schedule = recipe.step_schedule(
                 setup.learning_rate, options.lr_steps, setup.steps_per_epoch
@@ -403,6 +462,26 @@ def _build_and_compile(
         # Layers keep the policy they were built with; later models start from the default.
         keras.mixed_precision.set_dtype_policy(previous_policy)
     return model
+
+
+def _freeze_stages(
+    model: Any, options: FitOptions, copied: list[str] | None, log: Callable[[str], None]
+) -> None:
+    """Freezes ``--freeze-stages``; refuses to freeze layers the parent did not initialise."""
+    frozen = recipe.freeze_stages(model, options.freeze_stages)
+    fresh = sorted(set(frozen) - set(copied)) if copied is not None else []
+    if fresh:
+        raise FitError(
+            f"--freeze-stages {options.freeze_stages}: {len(fresh)} layers of those stages have "
+            f"no counterpart of the same shape in --init-from {options.init_from} "
+            f"({', '.join(fresh[:3])}{', ...' if len(fresh) > 3 else ''}) and would stay "
+            "fixed at random values: give the parent's model options (--depth, "
+            "--width-multiplier, the STM options) or freeze fewer stages"
+        )
+    log(
+        f"freeze: {len(frozen)} layers of stages 1-{options.freeze_stages} kept fixed "
+        f"({frozen[0]} .. {frozen[-1]})"
+    )
 
 
 def _make_callbacks(output_dir: str, monitor: str, resume_epoch: int) -> list[Any]:

@@ -1,5 +1,6 @@
 """The model directory contract between fit and evaluate/export/predict, and stm-keras 0.1 dirs."""
 
+import hashlib
 import os
 import shutil
 
@@ -82,3 +83,51 @@ def test_converted_legacy_model_dir_is_a_preset_with_the_same_logits(tmp_path):
         assert classifier.class_names == ["class 0", "class 1", "class 2"]
     # The committed fixture is untouched.
     assert not os.path.exists(os.path.join(LEGACY_MODEL_DIR, model_dir.FINAL_PRESET))
+
+
+def _sha256(*paths):
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def test_weights_digest_hashes_the_preset_weight_files(tiny_model_dir, tmp_path):
+    final = os.path.join(tiny_model_dir, model_dir.FINAL_PRESET)
+    digest = model_dir.weights_digest(tiny_model_dir)
+    files = [os.path.join(final, name) for name in ("model.weights.h5", "task.weights.h5")]
+    assert digest == _sha256(*files)
+    assert model_dir.weights_digest(final) == digest
+    # Other weights, another digest.
+    copy = str(tmp_path / "copy")
+    shutil.copytree(final, copy)
+    model = model_dir.load_classifier(copy)
+    kernel = model.backbone.get_layer("conv1_conv").kernel
+    kernel.assign(kernel + 1.0)
+    model_dir.save_preset(model, copy)
+    assert model_dir.weights_digest(copy) != digest
+
+
+def test_weights_digest_of_a_legacy_model_dir_hashes_model_keras():
+    expected = _sha256(os.path.join(LEGACY_MODEL_DIR, "model.keras"))
+    assert model_dir.weights_digest(LEGACY_MODEL_DIR) == expected
+
+
+def test_weights_digest_names_a_path_without_weights(tmp_path):
+    (tmp_path / "task.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="model.weights.h5"):
+        model_dir.weights_digest(str(tmp_path))
+
+
+def test_backbone_config_of_a_preset_and_of_a_legacy_dir(tiny_model_dir):
+    legacy = model_dir.backbone_config(LEGACY_MODEL_DIR)
+    assert (legacy["depth"], legacy["width_multiplier"], legacy["num_segments"]) == (18, 0.0625, 4)
+    assert "num_classes" not in legacy
+    preset = model_dir.backbone_config(tiny_model_dir)
+    assert preset == {
+        key: value
+        for key, value in model_dir.load_classifier(tiny_model_dir).backbone.get_config().items()
+        if key in preset
+    }
+    assert preset["depth"] == 18

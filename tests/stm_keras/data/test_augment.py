@@ -101,6 +101,41 @@ def test_flip_on_by_default_for_appearance_datasets(dataset):
     augment.check_flip(dataset, True)
 
 
+@pytest.mark.parametrize(
+    ("info", "sensitive"),
+    [
+        # The recorded entry decides, whatever the name says.
+        ({"dataset": "jester", "direction_sensitive": False}, False),
+        ({"dataset": "kinetics400", "direction_sensitive": True}, True),
+        ({"dataset": "my-videos", "direction_sensitive": True}, True),
+        # dataset_info.json written before the entry existed: the name decides.
+        ({"dataset": "something_something_v1"}, True),
+        ({"dataset": "ucf101"}, False),
+    ],
+)
+def test_flip_policy_reads_dataset_info(info, sensitive):
+    assert augment.direction_sensitive(info) is sensitive
+    assert augment.flip_allowed(info) is not sensitive
+    assert augment.default_flip(info) is not sensitive
+    augment.check_flip(info, False)
+    if sensitive:
+        with pytest.raises(ValueError, match=f"dataset '{info['dataset']}'.*direction"):
+            augment.check_flip(info, True)
+    else:
+        augment.check_flip(info, True)
+
+
+def test_flip_is_off_by_default_when_nothing_is_known():
+    assert not augment.default_flip({})
+    assert not augment.default_flip(None)
+    assert augment.default_flip({"direction_sensitive": False})
+
+
+def test_a_direction_sensitive_entry_that_is_not_a_boolean_is_named():
+    with pytest.raises(ValueError, match="direction_sensitive.*'yes'"):
+        augment.direction_sensitive({"dataset": "x", "direction_sensitive": "yes"})
+
+
 @pytest.mark.parametrize("flip", [False, True])
 def test_preprocessor_train_clip_samples_crops_flips_and_normalizes(flip):
     from stm_keras.models import VideoClassifierPreprocessor
@@ -121,5 +156,8 @@ def test_preprocessor_train_clip_samples_crops_flips_and_normalizes(flip):
     if flip:
         with pytest.raises(ValueError, match="direction"):
             preprocessor.check_flip("jester")
+        with pytest.raises(ValueError, match="'mine'"):
+            preprocessor.check_flip({"dataset": "mine", "direction_sensitive": True})
     else:
         preprocessor.check_flip("jester")
+    assert preprocessor.flip_allowed({"dataset": "jester", "direction_sensitive": False})
