@@ -1,4 +1,5 @@
-"""`stm-keras preprocess`: the Beam job from a dataset's native layout to TFRecord shards."""
+"""`stm-keras preprocess`: the Beam job from a dataset's native layout (or your own videos in
+the ``folders`` or ``csv`` layout) to TFRecord shards."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import os
 
 import click
+from click.core import ParameterSource
 
 from stm_keras.cli.common import (
     RuntimeProblem,
@@ -14,17 +16,34 @@ from stm_keras.cli.common import (
     maps_errors,
     output_dir_option,
 )
+from stm_keras.pipelines import datasets
 from stm_keras.pipelines.items import LayoutError
 
-DATASET_NAMES = ("jester", "something-v1", "something-v2", "kinetics400", "ucf101", "hmdb51")
+# The options of the layouts for your own videos, by parameter name.
+OWN_VIDEO_FLAGS = {
+    "manifest": "--manifest",
+    "classes_file": "--classes",
+    "val_fraction": "--val-fraction",
+    "split_seed": "--split-seed",
+    "min_per_class": "--min-per-class",
+    "direction_sensitive": "--direction-sensitive",
+}
 
 
 @click.command(
     "preprocess", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
 )
 @maps_errors(usage=(LayoutError,))
-@click.option("--dataset", required=True, help=f"One of: {', '.join(DATASET_NAMES)}.")
-@data_dir_option(help="The dataset as its publisher ships it.")
+@click.option(
+    "--dataset",
+    required=True,
+    help=f"One of: {', '.join(datasets.names())}. The last two are your own videos: one folder "
+    "per class, or a CSV/TSV manifest.",
+)
+@data_dir_option(
+    help="The dataset as its publisher ships it; for folders, the class folders' parent; for "
+    "csv, the folder that manifest paths are relative to."
+)
 @output_dir_option(help="Where shards and dataset_info.json go (a local path or gs://...).")
 @click.option(
     "--splits",
@@ -63,6 +82,47 @@ DATASET_NAMES = ("jester", "something-v1", "something-v2", "kinetics400", "ucf10
     help="Exit 1 if a split has more failed inputs than this fraction.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an earlier run's outputs in --output-dir.")
+@click.option(
+    "--manifest",
+    default=None,
+    metavar="FILE",
+    help="csv: the manifest, one video or segment per row: path,label[,split][,start,end] "
+    "(CSV, or TSV; a header row is optional). Local or gs://...",
+)
+@click.option(
+    "--classes",
+    "classes_file",
+    default=None,
+    metavar="FILE",
+    help="folders/csv: a file naming the classes, one per line, in index order (csv labels may "
+    "then be 0-based line numbers). [default: the sorted names in the data]",
+)
+@click.option(
+    "--val-fraction",
+    default=0.1,
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    help="folders/csv without split folders or a split column: fraction of each class that "
+    "goes to validation.",
+)
+@click.option(
+    "--split-seed",
+    default=0,
+    type=int,
+    help="folders/csv: seed of that split; the same seed chooses the same videos.",
+)
+@click.option(
+    "--min-per-class",
+    default=5,
+    type=click.IntRange(min=0),
+    help="folders/csv: report classes with fewer videos written.",
+)
+@click.option(
+    "--direction-sensitive",
+    type=click.Choice(["yes", "no"]),
+    default=None,
+    help="folders/csv: whether a horizontal flip can change a label (left/right classes, as in "
+    "Jester); recorded in dataset_info.json for fit. [default: no, with a note]",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -77,8 +137,19 @@ def command(
     num_shards: int | None,
     max_failure_fraction: float,
     overwrite: bool,
+    manifest: str | None,
+    classes_file: str | None,
+    val_fraction: float,
+    split_seed: int,
+    min_per_class: int,
+    direction_sensitive: str | None,
 ) -> None:
-    """Convert a video dataset in its native layout to sharded TFRecords of JPEG frames.
+    """Convert a video dataset to sharded TFRecords of JPEG frames.
+
+    A published dataset is read in its native layout; your own videos in one of two layouts:
+    folders (DATA_DIR/<class>/<video file or frame folder>, optionally under train/ val/ test/
+    folders) or csv (a manifest, --manifest). Without split folders or a split column, a
+    stratified, seeded split sends --val-fraction of each class to validation.
 
     Runs an Apache Beam job: by default on the local DirectRunner with one process per core.
     Any other argument is passed to Beam, e.g. --runner=DataflowRunner --project=... (see
@@ -90,17 +161,44 @@ def command(
       stm-keras preprocess --dataset jester --data-dir /data/jester --output-dir records/
       stm-keras preprocess --dataset ucf101 --data-dir /data/ucf101 --output-dir ucf1/ \\
           --split-id 1 --direct_num_workers=8
+      stm-keras preprocess --dataset folders --data-dir my_videos/ --output-dir records/ \\
+          --val-fraction 0.2 --direction-sensitive no
+      stm-keras preprocess --dataset csv --manifest clips.csv --data-dir /videos \\
+          --classes classes.txt --output-dir records/ --direction-sensitive yes
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Beam warns at import about Google Cloud client libraries that local runs do not use.
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
     from stm_keras.pipelines import preprocess
+    from stm_keras.pipelines.datasets.own_videos import OwnVideoOptions
     from stm_keras.pipelines.readers import FrameOptions
 
     unknown_flags = [arg for arg in ctx.args if not arg.startswith("--")]
     if unknown_flags:
         raise UsageProblem(
             f"unexpected argument {unknown_flags[0]!r}; Beam options take the form --name=value"
+        )
+    own_videos = None
+    given = [
+        flag
+        for name, flag in OWN_VIDEO_FLAGS.items()
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    ]
+    if dataset in datasets.OWN_VIDEO_LAYOUTS:
+        own_videos = OwnVideoOptions(
+            manifest=manifest,
+            classes_file=classes_file,
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            min_per_class=min_per_class,
+            direction_sensitive=None
+            if direction_sensitive is None
+            else direction_sensitive == "yes",
+        )
+    elif given and dataset in datasets.names():
+        raise UsageProblem(
+            f"{given[0]} applies to --dataset {' or '.join(datasets.OWN_VIDEO_LAYOUTS)} only, "
+            f"not to '{dataset}'"
         )
     config = preprocess.PreprocessConfig(
         dataset=dataset,
@@ -112,6 +210,7 @@ def command(
         num_shards=num_shards,
         max_failure_fraction=max_failure_fraction,
         overwrite=overwrite,
+        own_videos=own_videos,
     )
     result = preprocess.run(config, ctx.args, log=lambda line: click.echo(line, err=True))
     too_many_failures = []

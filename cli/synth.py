@@ -1,6 +1,9 @@
-"""`stm-keras synth`: a small synthetic dataset in a real dataset's native layout."""
+"""`stm-keras synth`: a small synthetic dataset in a real dataset's native layout, or in one of
+the layouts for your own videos (``folders``, ``csv``)."""
 
 from __future__ import annotations
+
+import os
 
 import click
 
@@ -11,8 +14,7 @@ from stm_keras.cli.common import (
     output_dir_option,
     video_frames_option,
 )
-
-LAYOUT_NAMES = ("jester", "something-v1", "something-v2", "kinetics400", "ucf101", "hmdb51")
+from stm_keras.pipelines import datasets
 
 
 @click.command("synth")
@@ -20,8 +22,9 @@ LAYOUT_NAMES = ("jester", "something-v1", "something-v2", "kinetics400", "ucf101
 @click.option(
     "--layout",
     required=True,
-    type=click.Choice(LAYOUT_NAMES),
-    help="Native layout (and real class names) of this dataset.",
+    type=click.Choice(datasets.names()),
+    help="Native layout (and real class names) of this dataset; folders or csv for the layouts "
+    "of your own videos.",
 )
 @output_dir_option(help="Where to write; created if missing.")
 @click.option("--videos-per-class", default=10, type=click.IntRange(min=1), help="Clips per class.")
@@ -45,19 +48,29 @@ def command(
     height: int | None,
     width: int | None,
 ) -> None:
-    """Write a synthetic dataset in the native layout of a real one.
+    """Write a synthetic dataset in the native layout of a real one, or in a layout for your
+    own videos.
 
     Each class is a textured shape moving in a class-specific way over a noisy background, with
     random position, size, colour and speed per clip. Classes that the real dataset separates
     only by temporal order ("Swiping Left" / "Swiping Right") are exact time reversals of each
-    other. Clips are split about 80/10/10 into train/validation/test.
+    other. Clips of the published layouts are split about 80/10/10 into
+    train/validation/test.
+
+    folders writes <class>/clip_000.mp4 and <class>/clip_001/00001.jpg ... (videos and frame
+    folders mixed, no split folders); csv writes long videos of four clips each and
+    manifest.csv listing every clip as a labelled segment (path,label,start,end). Their
+    classes (moving_left, moving_right, shrinking, growing, ...) start with a left/right pair.
 
     \b
     Example:
       stm-keras synth --layout jester --output-dir raw/ --num-classes 4 --videos-per-class 50
       stm-keras preprocess --dataset jester --data-dir raw/ --output-dir records/
+      stm-keras synth --layout csv --output-dir mine/ --num-classes 4 --videos-per-class 10
+      stm-keras preprocess --dataset csv --manifest mine/manifest.csv --data-dir mine/ \\
+          --output-dir records/ --direction-sensitive yes
     """
-    from stm_keras.pipelines.synth.layouts import LAYOUTS, write_synthetic
+    from stm_keras.pipelines.synth.layouts import LAYOUTS, MANIFEST, write_synthetic
 
     available = len(LAYOUTS[layout].classes)
     if num_classes is not None and num_classes > available:
@@ -70,6 +83,20 @@ def command(
     videos = write_synthetic(
         layout, output_dir, videos_per_class, num_classes, video_frames, seed, height, width
     )
+    if layout == "csv":
+        long_videos = len({video.path for video in videos})
+        click.echo(
+            f"synth: wrote {len(videos)} 'csv' clips as segments of {long_videos} videos to "
+            f"{output_dir}, listed in {os.path.join(output_dir, MANIFEST)} (no splits: "
+            "preprocess chooses them)"
+        )
+        return
+    if layout == "folders":
+        click.echo(
+            f"synth: wrote {len(videos)} 'folders' videos to {output_dir} (no split folders: "
+            "preprocess chooses the splits)"
+        )
+        return
     counts = {
         split: sum(v.split == split for v in videos) for split in ("train", "validation", "test")
     }

@@ -31,10 +31,17 @@ class VideoItem:
         video_id: str. The dataset's id of the video.
         sources: tuple of str. Candidate paths (frame folder or video file); the first that
             exists is read. Datasets whose copies differ in naming list several.
-        kind: str. ``FRAMES`` for a folder of JPEG frames, ``VIDEO`` for an encoded video.
+        kind: str. ``FRAMES`` for a folder of JPEG or PNG frames, ``VIDEO`` for an encoded
+            video.
         label_index: int. Class index, ``schema.NO_LABEL`` for unlabelled splits.
         label_text: str. Class name ("" for unlabelled splits).
         fps: float. Frame rate of a frame folder (videos carry their own). Defaults to 0.
+        start: float or None. Seconds into a video where the clip starts; None for the start
+            of the video. Defaults to None.
+        end: float or None. Seconds into a video where the clip ends (the frame at ``end`` is
+            not included); None for the end of the video. Defaults to None.
+        listed_at: str. Where the annotations list the video (``file:line``) when read failures
+            should name that row, as for a manifest; "" otherwise. Defaults to "".
     """
 
     split: str
@@ -44,6 +51,9 @@ class VideoItem:
     label_index: int
     label_text: str
     fps: float = 0.0
+    start: float | None = None
+    end: float | None = None
+    listed_at: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "sources": list(self.sources)}
@@ -51,6 +61,21 @@ class VideoItem:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VideoItem:
         return cls(**{**data, "sources": tuple(data["sources"])})
+
+
+def segment_id(path: str, start: float | None, end: float | None) -> str:
+    """The video id of a clip cut from ``path``: ``<path>#<start>-<end>`` in seconds.
+
+    An open end is left empty (``clip.mp4#5-``); without start and end the id is the path.
+    """
+    if start is None and end is None:
+        return path
+    return f"{path}#{seconds_text(start or 0.0)}-{'' if end is None else seconds_text(end)}"
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as short text: ``2``, ``2.5``, ``0.24`` (at most millisecond precision)."""
+    return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
 @dataclasses.dataclass(frozen=True)

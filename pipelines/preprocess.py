@@ -1,4 +1,5 @@
-"""The Beam job: a dataset in its native layout to sharded TFRecords of JPEG frames.
+"""The Beam job: a dataset in its native layout (or your own videos) to sharded TFRecords of
+JPEG frames.
 
 Stages::
 
@@ -31,7 +32,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from stm_keras.data import schema
 from stm_keras.pipelines import datasets, sharding
-from stm_keras.pipelines.datasets.base import Listing
+from stm_keras.pipelines.datasets.base import DatasetAdapter, Listing
+from stm_keras.pipelines.datasets.own_videos import (
+    OwnVideoAdapter,
+    OwnVideoOptions,
+    written_per_class,
+)
 from stm_keras.pipelines.items import FRAMES, Failure, LayoutError, VideoItem
 from stm_keras.pipelines.readers import FrameOptions, read_frame_folder, read_video_file
 
@@ -58,6 +64,9 @@ class PreprocessConfig:
         num_shards: int or None. Shards per split; None chooses from the total bytes.
         max_failure_fraction: float. A split with more failed inputs fails the job.
         overwrite: bool. Replace the outputs of an earlier run in ``output_dir``.
+        own_videos: OwnVideoOptions or None. Options of the ``folders`` and ``csv`` layouts
+            (manifest, classes file, split, direction sensitivity); None for their defaults.
+            Refused for the published datasets.
     """
 
     dataset: str
@@ -69,6 +78,7 @@ class PreprocessConfig:
     num_shards: int | None = None
     max_failure_fraction: float = 0.01
     overwrite: bool = False
+    own_videos: OwnVideoOptions | None = None
 
 
 @dataclasses.dataclass
@@ -121,7 +131,7 @@ def encode_item(item: VideoItem, frame_options: FrameOptions) -> tuple[bytes, in
     if item.kind == FRAMES:
         frames = read_frame_folder(item.sources, item.fps, frame_options)
     else:
-        frames = read_video_file(item.sources, frame_options)
+        frames = read_video_file(item.sources, frame_options, item.start, item.end)
     record = schema.VideoRecord(
         video_id=item.video_id,
         frames=frames.jpegs,
@@ -135,8 +145,11 @@ def encode_item(item: VideoItem, frame_options: FrameOptions) -> tuple[bytes, in
 
 
 def failure_of(item: VideoItem, error: Exception) -> Failure:
-    """The failure record of an item whose reading raised ``error``."""
+    """The failure record of an item whose reading raised ``error``; the reason names the
+    annotation row when the item knows it."""
     reason = str(error) if error.args else type(error).__name__
+    if item.listed_at:
+        reason = f"{reason} (listed at {item.listed_at})"
     return Failure(item.split, item.video_id, item.sources[0], reason)
 
 
@@ -310,7 +323,7 @@ def run(
         LayoutError: for an unknown dataset or split, a missing data dir or annotation file, or
             a non-empty output dir without ``overwrite`` (all usage errors).
     """
-    adapter = _adapter(config.dataset)
+    adapter = _adapter(config.dataset, config.own_videos)
     splits = config.splits or adapter.splits
     unknown = [split for split in splits if split not in adapter.splits]
     if unknown:
@@ -319,6 +332,10 @@ def run(
             f"it has {', '.join(adapter.splits)}"
         )
     listing = adapter.load(config.data_dir, splits, config.split_id)
+    if isinstance(adapter, OwnVideoAdapter):
+        splits = _splits_present(adapter, listing, splits, config)
+    for note in _notes(adapter, listing):
+        log(f"preprocess: note: {note}")
     _prepare_output_dir(config.output_dir, config.overwrite)
     staging = FileSystems.join(config.output_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
     FileSystems.mkdirs(staging)
@@ -334,15 +351,22 @@ def run(
         result.wait_until_finish()
         counters = _counters(result)
         summary = _read_summary(summary_prefix)
-        info = _finish(config, listing, splits, summary)
+        info = _finish(config, adapter, listing, splits, summary)
     finally:
         FileSystems.delete([staging])
     listed_failures = sum(len(listing.failures[split]) for split in splits)
     log(
         "preprocess: Beam counters: "
         + ", ".join(f"{name}={counters.get(name, 0)}" for name in COUNTERS)
-        + (f" (and {listed_failures} annotation rows failed)" if listed_failures else "")
+        + (f" (and {listed_failures} inputs failed while listing)" if listed_failures else "")
     )
+    small = info.get("small_classes")
+    if small:
+        log(
+            f"preprocess: note: {len(small)} classes have fewer than "
+            f"{adapter.options.min_per_class} videos written (--min-per-class): "
+            + ", ".join(f"{name} ({count})" for name, count in small.items())
+        )
     failed_splits = []
     for split in splits:
         stats = info["splits"][split]
@@ -359,13 +383,55 @@ def run(
     return PreprocessResult(info, counters, failed_splits)
 
 
-def _adapter(name: str) -> datasets.DatasetAdapter:
+def _adapter(name: str, own_videos: OwnVideoOptions | None) -> DatasetAdapter:
     try:
-        return datasets.get_adapter(name)
+        adapter = datasets.get_adapter(name)
     except KeyError:
         raise LayoutError(
             f"unknown dataset '{name}'; choose one of {', '.join(datasets.names())}"
         ) from None
+    if isinstance(adapter, OwnVideoAdapter):
+        return adapter.configured(own_videos or OwnVideoOptions())
+    if own_videos is not None:
+        layouts = " or ".join(datasets.OWN_VIDEO_LAYOUTS)
+        raise LayoutError(
+            f"options for your own videos apply to --dataset {layouts}, not to the published "
+            f"dataset '{name}'"
+        )
+    return adapter
+
+
+def _splits_present(
+    adapter: OwnVideoAdapter, listing: Listing, splits: Sequence[str], config: PreprocessConfig
+) -> list[str]:
+    """The splits your own videos have (no test folder, say: no test split).
+
+    Raises:
+        LayoutError: when the data has no videos, or ``--splits`` asks for a split it lacks.
+    """
+    present = [split for split in splits if listing.items[split] or listing.failures[split]]
+    if not present and not listing.info["video_splits"]:
+        raise LayoutError(f"no videos in {config.data_dir}\n{adapter.layout}")
+    absent = [split for split in splits if split not in present]
+    if absent and config.splits:
+        found = set(present) | set(listing.info["video_splits"].values())
+        raise LayoutError(
+            f"no {' or '.join(absent)} videos in {config.data_dir}; "
+            f"it has {', '.join(s for s in adapter.splits if s in found) or 'none'}"
+        )
+    return present
+
+
+def _notes(adapter: DatasetAdapter, listing: Listing) -> list[str]:
+    """Lines worth a user's attention before the job runs."""
+    notes = list(listing.notes)
+    if isinstance(adapter, OwnVideoAdapter) and adapter.options.direction_sensitive is None:
+        notes.append(
+            "--direction-sensitive not given: recording 'no', so fit may flip clips "
+            "horizontally; pass --direction-sensitive yes if a flip changes a label "
+            "(left/right classes)"
+        )
+    return notes
 
 
 def _prepare_output_dir(output_dir: str, overwrite: bool) -> None:
@@ -437,23 +503,26 @@ def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
 
 def _finish(
     config: PreprocessConfig,
+    adapter: DatasetAdapter,
     listing: Listing,
     splits: Sequence[str],
     summary: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Writes failure lists, fills in empty shards, writes and returns ``dataset_info.json``."""
     info_splits = {}
+    unread_ids: dict[str, set[str]] = {}
     for split in splits:
         shards = sorted(
             (e for e in summary if e["type"] == "shard" and e["split"] == split),
             key=lambda e: e["name"],
         )
+        read_failures = [e for e in summary if e["type"] == "failure" and e["split"] == split]
         failures = [f.to_json() for f in listing.failures[split]] + [
-            {k: e[k] for k in ("id", "source", "reason")}
-            for e in summary
-            if e["type"] == "failure" and e["split"] == split
+            {k: e[k] for k in ("id", "source", "reason")} for e in read_failures
         ]
         failures.sort(key=lambda f: (f["id"], f["source"], f["reason"]))
+        # Not every failure id (a duplicate row's id is also a written video's).
+        unread_ids[split] = {e["id"] for e in read_failures}
         _write_lines(
             FileSystems.join(config.output_dir, FAILURES_PATTERN.format(split=split)),
             (json.dumps(f, sort_keys=True, ensure_ascii=False) for f in failures),
@@ -475,6 +544,7 @@ def _finish(
         "dataset": config.dataset,
         "classes": listing.classes,
         "num_classes": len(listing.classes),
+        "direction_sensitive": adapter.direction_sensitive,
         "splits": info_splits,
         "options": {
             "short_side": frames.short_side,
@@ -484,7 +554,14 @@ def _finish(
             "split_id": config.split_id,
             "max_failure_fraction": config.max_failure_fraction,
         },
+        **listing.info,
     }
+    if isinstance(adapter, OwnVideoAdapter):
+        info["options"].update(adapter.recorded_options())
+        counts = written_per_class(listing, splits, unread_ids)
+        info["small_classes"] = {
+            name: count for name, count in counts.items() if count < adapter.options.min_per_class
+        }
     _write_lines(
         FileSystems.join(config.output_dir, schema.DATASET_INFO_FILE),
         [json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False)],

@@ -1,10 +1,15 @@
-"""One adapter per supported dataset, looked up by its ``--dataset`` name."""
+"""One adapter per supported dataset, looked up by its ``--dataset`` name.
+
+Importing this package is cheap (no Beam), so the CLI can list the names in its ``--help``.
+"""
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from stm_keras.pipelines.datasets.base import DatasetAdapter
+if TYPE_CHECKING:
+    from stm_keras.pipelines.datasets.base import DatasetAdapter
 
 # name -> module defining ADAPTER; modules are imported on use so a bad one cannot break others.
 MODULES = {
@@ -14,16 +19,20 @@ MODULES = {
     "kinetics400": "stm_keras.pipelines.datasets.kinetics400",
     "ucf101": "stm_keras.pipelines.datasets.ucf101",
     "hmdb51": "stm_keras.pipelines.datasets.hmdb51",
+    "folders": "stm_keras.pipelines.datasets.folders",
+    "csv": "stm_keras.pipelines.datasets.csv_manifest",
 }
+# Layouts for your own videos: configured by OwnVideoOptions (--manifest, --val-fraction, ...).
+OWN_VIDEO_LAYOUTS = ("folders", "csv")
 
 
 def names() -> list[str]:
-    """The supported dataset names."""
+    """The supported dataset names, the published datasets first."""
     return list(MODULES)
 
 
 def get_adapter(name: str) -> DatasetAdapter:
-    """The adapter of dataset ``name``.
+    """The adapter of dataset ``name`` (for ``OWN_VIDEO_LAYOUTS``, with default options).
 
     Raises:
         KeyError: for an unknown name.

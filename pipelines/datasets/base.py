@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -22,11 +23,22 @@ NO_LABEL = schema.NO_LABEL
 
 @dataclasses.dataclass
 class Listing:
-    """A dataset's classes and, per split, the videos to read and the rows that failed already."""
+    """A dataset's classes and, per split, the videos to read and the rows that failed already.
+
+    Attributes:
+        classes: list of str. Class names in index order.
+        items: dict. Per split to write, the videos to read.
+        failures: dict. Per split to write, the rows that failed while listing.
+        info: dict. Keys the adapter adds to ``dataset_info.json`` (e.g. the split of every
+            video where the adapter chose the splits).
+        notes: list of str. Lines for the job's log (e.g. an option's default that was used).
+    """
 
     classes: list[str]
     items: dict[str, list[VideoItem]]
     failures: dict[str, list[Failure]]
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 class SplitBuilder:
@@ -51,6 +63,12 @@ class SplitBuilder:
         self.failures.append(Failure(self.split, video_id, source, reason))
 
 
+class FailureSink(Protocol):
+    """Where annotation rows that cannot be used go (a :class:`SplitBuilder`, say)."""
+
+    def fail(self, video_id: str, source: str, reason: str) -> None: ...
+
+
 class DatasetAdapter(abc.ABC):
     """Reads one dataset's native layout.
 
@@ -59,11 +77,15 @@ class DatasetAdapter(abc.ABC):
         splits: tuple of str. The splits the dataset ships.
         layout: str. The native layout, shown in usage errors and ``--help``.
         uses_split_id: bool. Whether ``--split-id`` (1-3) selects among official splits.
+        direction_sensitive: bool. Whether a horizontal flip can change a video's label
+            ("Swiping Left" becomes "Swiping Right"), so training must not flip. Recorded in
+            ``dataset_info.json``.
     """
 
     name: str
     splits: tuple[str, ...]
     layout: str
+    direction_sensitive: bool
     uses_split_id: bool = False
 
     @abc.abstractmethod
@@ -103,7 +125,7 @@ def read_file_bytes(path: str) -> bytes:
         return f.read()
 
 
-def annotation_lines(path: str, builder: SplitBuilder | None = None) -> Iterator[tuple[str, str]]:
+def annotation_lines(path: str, builder: FailureSink | None = None) -> Iterator[tuple[str, str]]:
     """Yields ``(file:line, text)`` for each non-blank line of a text annotation file.
 
     Lines that are not UTF-8 become failures of ``builder`` (or raise when there is none), so one

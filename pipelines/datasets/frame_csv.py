@@ -34,6 +34,7 @@ class FrameFolderCsvDataset(DatasetAdapter):
         split_files: per split, candidate paths of its CSV file.
         fps: float. Frame rate of the frames.
         layout: str. The native layout, for messages.
+        direction_sensitive: bool. Whether a horizontal flip can change a label.
     """
 
     splits = ("train", "validation", "test")
@@ -46,6 +47,7 @@ class FrameFolderCsvDataset(DatasetAdapter):
         split_files: dict[str, Sequence[str]],
         fps: float,
         layout: str,
+        direction_sensitive: bool,
     ):
         self.name = name
         self.frames_dir = frames_dir
@@ -53,6 +55,7 @@ class FrameFolderCsvDataset(DatasetAdapter):
         self.split_files = dict(split_files)
         self.fps = fps
         self.layout = layout
+        self.direction_sensitive = direction_sensitive
 
     def load(self, data_dir: str, splits: Sequence[str], split_id: int) -> Listing:
         self.require_dir(data_dir)

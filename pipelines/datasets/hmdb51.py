@@ -30,6 +30,7 @@ class Hmdb51(DatasetAdapter):
     name = "hmdb51"
     splits = ("train", "test")
     uses_split_id = True
+    direction_sensitive = False
     layout = f"""\
   <class>/<video>.avi
   {SPLITS_DIR}/<class>{SUFFIX.format("{1,2,3}")}   "<video>.avi <0|1|2>" per line

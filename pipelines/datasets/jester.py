@@ -14,6 +14,8 @@ ADAPTER = FrameFolderCsvDataset(
         "test": ("jester-v1-test.csv", "labels/test.csv"),
     },
     fps=FPS,
+    # "Swiping Left" / "Pushing something from left to right": a flip swaps such classes.
+    direction_sensitive=True,
     layout="""\
   20bn-jester-v1/<id>/00001.jpg, 00002.jpg, ...   (frames, 100 px high, 12 fps)
   jester-v1-labels.csv        one class name per line (27 lines)

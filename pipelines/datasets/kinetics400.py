@@ -41,6 +41,7 @@ class Kinetics400(DatasetAdapter):
 
     name = "kinetics400"
     splits = ("train", "validation", "test")
+    direction_sensitive = False
     layout = """\
   train/<class name>/<youtube_id>_<start:06d>_<end:06d>.mp4   (also train/<id>.mp4)
   val/<class name>/...            (or validate/, validation/)

@@ -14,6 +14,8 @@ ADAPTER = FrameFolderCsvDataset(
         "test": ("something-something-v1-test.csv",),
     },
     fps=FPS,
+    # "Swiping Left" / "Pushing something from left to right": a flip swaps such classes.
+    direction_sensitive=True,
     layout="""\
   20bn-something-something-v1/<id>/00001.jpg, 00002.jpg, ...   (frames, 100 px high, 12 fps)
   something-something-v1-labels.csv       one class name per line (174 lines)

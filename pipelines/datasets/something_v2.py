@@ -45,6 +45,8 @@ class SomethingV2(DatasetAdapter):
 
     name = "something-v2"
     splits = ("train", "validation", "test")
+    # "Pushing something from left to right": a flip turns it into another class.
+    direction_sensitive = True
     layout = f"""\
   {VIDEOS_DIR}/<id>.webm                (VP9, 240 px high)
   {PREFIX}-labels.json       {{"class name": "index", ...}}

@@ -27,6 +27,7 @@ class Ucf101(DatasetAdapter):
     name = "ucf101"
     splits = ("train", "test")
     uses_split_id = True
+    direction_sensitive = False
     layout = f"""\
   {VIDEOS_DIR}/<Class>/v_<Class>_gXX_cYY.avi
   {LISTS_DIR}/classInd.txt          "1 ApplyEyeMakeup" per line

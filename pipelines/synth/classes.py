@@ -85,6 +85,17 @@ SOMETHING: list[tuple[str, Motion]] = [
     ("Shaking [something]", Motion("bar", "shake")),
 ]
 
+# Your own videos (the folders and csv layouts): plain names, a temporal pair first, so a dataset
+# of the first two classes is direction-sensitive ("moving_left" flipped is "moving_right").
+OWN_VIDEOS: list[tuple[str, Motion]] = [
+    *_pair("moving_left", "moving_right", "disc", "right"),
+    *_pair("shrinking", "growing", "square", "grow"),
+    ("rotating", Motion("bar", "rotate_cw")),
+    ("rolling", Motion("striped_disc", "roll")),
+    ("shaking", Motion("two_discs", "shake")),
+    ("flickering", Motion("four_dots", "flicker")),
+]
+
 KINETICS400 = [
     "abseiling",
     "air drumming",

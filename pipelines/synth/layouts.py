@@ -3,11 +3,14 @@
 ``write_synthetic("jester", out, ...)`` renders clips (see :mod:`pipelines.synth.motion`) and
 stores them as the dataset's publisher ships it: frame folders and CSVs for Jester and
 Something-Something v1, VP9 WebM and JSON for Something-Something v2, MP4 and CSVs for
-Kinetics-400, AVI and split files for UCF-101 and HMDB-51. Output is deterministic for a seed.
+Kinetics-400, AVI and split files for UCF-101 and HMDB-51; and the two layouts for your own
+videos: ``folders`` (class folders of MP4 files and JPEG frame folders, mixed) and ``csv`` (long
+MP4 videos and a manifest of labelled segments). Output is deterministic for a seed.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
 import json
@@ -17,6 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from stm_keras.pipelines.items import seconds_text, segment_id
 from stm_keras.pipelines.synth import classes as class_lists
 from stm_keras.pipelines.synth.motion import Motion, render_clip
 
@@ -25,13 +29,19 @@ JPEG_QUALITY = 90
 
 @dataclasses.dataclass(frozen=True)
 class SynthVideo:
-    """One written video: where it is and what it shows (the test split's label included)."""
+    """One written video: where it is and what it shows (the test split's label included).
+
+    ``split`` is "" in the layouts for your own videos, where preprocessing chooses it; a clip
+    of the ``csv`` layout is the segment ``[start, end)`` seconds of the video at ``path``.
+    """
 
     split: str
     video_id: str
     label: str
     path: str
     num_frames: int
+    start: float | None = None
+    end: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,6 +294,61 @@ def _write_hmdb51(
     return videos
 
 
+def _write_folders(
+    root: str, names: list[str], clips: list[_Clip], fps: float, seed: int
+) -> list[SynthVideo]:
+    """``<class>/clip_<j>.mp4`` for even ``j``, ``<class>/clip_<j>/00001.jpg …`` for odd."""
+    videos = []
+    for clip in clips:
+        label = names[clip.class_index]
+        name = f"clip_{clip.index_in_class:03d}"
+        if clip.index_in_class % 2 == 0:
+            name += ".mp4"
+            write_video(os.path.join(root, label, name), clip.frames, fps)
+        else:
+            write_frame_folder(os.path.join(root, label, name), clip.frames)
+        path = os.path.join(root, label, name)
+        videos.append(SynthVideo("", f"{label}/{name}", label, path, len(clip.frames)))
+    return videos
+
+
+CLIPS_PER_LONG_VIDEO = 4
+MANIFEST = "manifest.csv"
+
+
+def _write_csv_manifest(
+    root: str, names: list[str], clips: list[_Clip], fps: float, seed: int
+) -> list[SynthVideo]:
+    """Long videos ``videos/long_<i>.mp4`` of up to four clips each (classes mixed in a seeded
+    order) and ``manifest.csv`` with a header and one ``path,label,start,end`` row per clip."""
+    order = np.random.default_rng([seed, 3]).permutation(len(clips))
+    shuffled = [clips[int(i)] for i in order]
+    rows, videos = [], []
+    for first in range(0, len(shuffled), CLIPS_PER_LONG_VIDEO):
+        group = shuffled[first : first + CLIPS_PER_LONG_VIDEO]
+        relative = f"videos/long_{first // CLIPS_PER_LONG_VIDEO:03d}.mp4"
+        path = os.path.join(root, relative)
+        write_video(path, np.concatenate([clip.frames for clip in group]), fps)
+        offset = 0
+        for clip in group:
+            label = names[clip.class_index]
+            # Millisecond text, as a person would write it; 25 fps frames fall on whole ms.
+            start = seconds_text(offset / fps)
+            end = seconds_text((offset + len(clip.frames)) / fps)
+            offset += len(clip.frames)
+            rows.append([relative, label, start, end])
+            video_id = segment_id(relative, float(start), float(end))
+            videos.append(
+                SynthVideo("", video_id, label, path, len(clip.frames), float(start), float(end))
+            )
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, MANIFEST), "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["path", "label", "start", "end"])
+        writer.writerows(rows)
+    return videos
+
+
 LAYOUTS: dict[str, Layout] = {
     "jester": Layout(
         class_lists.JESTER,
@@ -307,6 +372,8 @@ LAYOUTS: dict[str, Layout] = {
     ),
     "ucf101": Layout(class_lists.generic_motions(class_lists.UCF101), 48, 64, 25.0, _write_ucf101),
     "hmdb51": Layout(class_lists.HMDB51_PAIRS, 48, 64, 30.0, _write_hmdb51),
+    "folders": Layout(class_lists.OWN_VIDEOS, 48, 64, 25.0, _write_folders),
+    "csv": Layout(class_lists.OWN_VIDEOS, 48, 64, 25.0, _write_csv_manifest),
 }
 
 
@@ -325,7 +392,8 @@ def write_synthetic(
     Args:
         layout: str. One of ``LAYOUTS``.
         output_dir: str. Created if missing.
-        videos_per_class: int. Clips per class, split about 80/10/10.
+        videos_per_class: int. Clips per class, split about 80/10/10 (the ``folders`` and
+            ``csv`` layouts name no splits: ``preprocess`` chooses them).
         num_classes: int or None. The first K classes of the layout's pair-preserving order;
             None for all of them.
         num_frames: int. Frames per clip.

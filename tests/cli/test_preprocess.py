@@ -21,6 +21,13 @@ def raw_jester(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def raw_folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("folders")
+    write_synthetic("folders", str(root), videos_per_class=3, num_classes=2, num_frames=3)
+    return root
+
+
 def _preprocess(*args):
     return CliRunner().invoke(app, ["preprocess", *map(str, args)])
 
@@ -71,6 +78,17 @@ def test_too_many_failures_exit_1_after_writing_everything_else(raw_jester, tmp_
         (["--dataset", "ucf101"], "ucfTrainTestlist/classInd.txt"),
         (["--dataset", "jester", "--splits", "training"], "unknown split(s) training"),
         (["--dataset", "jester", "stray"], "unexpected argument 'stray'"),
+        (
+            ["--dataset", "jester", "--manifest", "clips.csv"],
+            "--manifest applies to --dataset folders or csv only, not to 'jester'",
+        ),
+        (
+            ["--dataset", "ucf101", "--direction-sensitive", "no"],
+            "--direction-sensitive applies to --dataset folders or csv only",
+        ),
+        (["--dataset", "csv"], "--dataset csv needs --manifest FILE"),
+        (["--dataset", "csv", "--manifest", "/no/such.csv"], "manifest not found: /no/such.csv"),
+        (["--dataset", "folders", "--val-fraction", "1"], "1.0 is not in the range 0.0<=x<1.0"),
     ],
 )
 def test_usage_errors_exit_2_and_name_the_problem(raw_jester, tmp_path, args, expected):
@@ -83,6 +101,51 @@ def test_usage_errors_exit_2_and_name_the_problem(raw_jester, tmp_path, args, ex
     assert expected in result.output
     assert "preprocess --help' for help" in result.output  # click's usage hint
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_folders_record_the_direction_and_fail_above_the_threshold(raw_folders, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_folders, raw)
+    (raw / "moving_left" / "notes.txt").write_text("not a video")
+    out = tmp_path / "out"
+    result = _preprocess("--dataset", "folders", "--data-dir", raw, "--output-dir", out,
+                         "--max-failure-fraction", "0.1", IN_MEMORY)  # fmt: skip
+    assert result.exit_code == RUNTIME_ERROR_EXIT, result.output
+    assert "note: --direction-sensitive not given: recording 'no'" in result.output
+    assert "Error: split 'train': 1 of 5 inputs failed" in result.output
+    (failure,) = [json.loads(line) for line in (out / "failures-train.jsonl").open()]
+    assert failure["id"] == "moving_left/notes.txt"
+    assert "unsupported file type '.txt'" in failure["reason"]
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["direction_sensitive"] is False
+    assert info["splits"]["validation"]["num_written"] == 2
+
+    result = _preprocess("--dataset", "folders", "--data-dir", raw_folders, "--output-dir", out,
+                         "--direction-sensitive", "yes", "--split-seed", "3", "--overwrite",
+                         IN_MEMORY)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "note: --direction-sensitive" not in result.output
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["direction_sensitive"] is True
+    assert info["options"]["split_seed"] == 3
+    assert set(info["video_splits"].values()) == {"train", "validation"}
+
+
+def test_class_folders_without_videos_are_a_usage_error(tmp_path):
+    os.makedirs(tmp_path / "raw" / "waving")
+    result = _preprocess("--dataset", "folders", "--data-dir", tmp_path / "raw",
+                         "--output-dir", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == USAGE_ERROR_EXIT, result.output
+    assert f"no videos in {tmp_path / 'raw'}" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_split_the_data_lacks_is_a_usage_error(raw_folders, tmp_path):
+    result = _preprocess("--dataset", "folders", "--data-dir", raw_folders,
+                         "--output-dir", tmp_path / "out", "--splits", "test")  # fmt: skip
+    assert result.exit_code == USAGE_ERROR_EXIT, result.output
+    assert f"no test videos in {raw_folders}; it has train, validation" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_unwritable_output_dir_exits_1_naming_it(raw_jester, tmp_path):

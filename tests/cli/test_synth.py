@@ -42,13 +42,49 @@ def test_jester_layout_with_real_class_names(tmp_path):
     assert all(";" not in line for line in (tmp_path / "jester-v1-test.csv").read_text().split())
 
 
-@pytest.mark.parametrize("layout", ["jester", "something-v2", "kinetics400", "hmdb51"])
+@pytest.mark.parametrize("layout", ["jester", "something-v2", "kinetics400", "hmdb51", "csv"])
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, layout):
     common = ["--layout", layout, "--num-classes", "2", "--videos-per-class", "1"]
     common += ["--video-frames", "3"]
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         assert _synth(*common, "--seed", seed, "--output-dir", tmp_path / name).exit_code == 0
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b") != _digest(tmp_path / "c")
+
+
+def test_folders_layout_mixes_videos_and_frame_folders(tmp_path):
+    result = _synth("--layout", "folders", "--output-dir", tmp_path, "--num-classes", "2",
+                    "--videos-per-class", "2", "--video-frames", "3")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "wrote 4 'folders' videos" in result.output
+    assert sorted(os.listdir(tmp_path)) == ["moving_left", "moving_right"]
+    assert sorted(os.listdir(tmp_path / "moving_left")) == ["clip_000.mp4", "clip_001"]
+    assert sorted(os.listdir(tmp_path / "moving_left" / "clip_001")) == [
+        "00001.jpg",
+        "00002.jpg",
+        "00003.jpg",
+    ]
+
+
+def test_csv_layout_lists_segments_of_long_videos(tmp_path):
+    result = _synth("--layout", "csv", "--output-dir", tmp_path, "--num-classes", "3",
+                    "--videos-per-class", "2", "--video-frames", "5")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "wrote 6 'csv' clips as segments of 2 videos" in result.output
+    header, *rows = (tmp_path / "manifest.csv").read_text().splitlines()
+    assert header == "path,label,start,end"
+    assert sorted(os.listdir(tmp_path / "videos")) == ["long_000.mp4", "long_001.mp4"]
+    # Five frames at 25 fps are 0.2 s; each long video holds four clips, the last one two.
+    segments = [row.split(",") for row in rows]
+    assert [(p, s, e) for p, _, s, e in segments[:5]] == [
+        ("videos/long_000.mp4", "0", "0.2"),
+        ("videos/long_000.mp4", "0.2", "0.4"),
+        ("videos/long_000.mp4", "0.4", "0.6"),
+        ("videos/long_000.mp4", "0.6", "0.8"),
+        ("videos/long_001.mp4", "0", "0.2"),
+    ]
+    assert sorted(label for _, label, _, _ in segments) == sorted(
+        ["moving_left", "moving_right", "shrinking"] * 2
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from stm_keras.pipelines.synth.layouts import write_synthetic
 
 FRAME_FOLDER_DATASETS = ("jester", "something-v1")
 VIDEO_DATASETS = ("something-v2", "kinetics400", "ucf101", "hmdb51")
+DIRECTION_SENSITIVE = ("jester", "something-v1", "something-v2")
 NUM_FRAMES = 6
 # Mean absolute pixel error allowed between a decoded source video frame and its stored JPEG
 # (JPEG at quality 90 of these noisy frames costs about 4.5; a neighbouring frame differs by 17).
@@ -27,6 +28,8 @@ def test_every_record_matches_what_synth_wrote(dataset, tmp_path):
     info = result.info
     assert info["dataset"] == dataset
     assert len(info["classes"]) == 2
+    # Flipping swaps Jester's and Something-Something's left/right classes.
+    assert info["direction_sensitive"] is (dataset in DIRECTION_SENSITIVE)
     by_split = {}
     for video in videos:
         by_split.setdefault(video.split, {})[video.video_id] = video
