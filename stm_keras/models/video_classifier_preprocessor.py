@@ -15,10 +15,19 @@ from typing import Any
 
 import keras
 import keras_hub
-import tensorflow as tf
 
-from stm_keras.data import augment, sampling, transforms
 from stm_keras.models.stm_backbone import STMBackbone
+
+try:
+    import tensorflow as tf
+
+    from stm_keras.data import augment, sampling, transforms
+except ModuleNotFoundError as error:
+    # A host with Keras on JAX and no TensorFlow (a GPU benchmark machine) still imports the
+    # model API and runs the network; only the preprocessor's ops need TensorFlow.
+    if error.name != "tensorflow":
+        raise
+    tf = augment = sampling = transforms = None
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -89,6 +98,11 @@ class VideoClassifierPreprocessor(keras_hub.models.Preprocessor):
         class_names: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        if tf is None:
+            raise ModuleNotFoundError(
+                "VideoClassifierPreprocessor needs TensorFlow (pip install tensorflow); "
+                "the backbone and classifier run without it"
+            )
         super().__init__(**kwargs)
         if int(num_segments) < 1 or int(image_size) < 1:
             raise ValueError(
