@@ -110,9 +110,3 @@ def num_classes_option(*, help: str, default: int | None = None) -> Callable[[F]
 def video_frames_option(*, help: str, default: int = 32) -> Callable[[F], F]:
     """``--video-frames``: the length of a synthetic video (two frames make the shortest motion)."""
     return click.option("--video-frames", default=default, type=click.IntRange(min=2), help=help)
-
-
-def not_built(verb: str, issue: str) -> None:
-    """Tells the user that ``verb`` is not implemented yet and exits with status 2."""
-    click.echo(f"stm-keras {verb}: not built yet ({issue}).", err=True)
-    raise SystemExit(USAGE_ERROR_EXIT)

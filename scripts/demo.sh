@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the whole STM path on a CPU in a few minutes, with `stm-keras` from .venv/bin.
 #   synth (Jester layout, direction classes) -> preprocess (Beam) -> fit (small STM)
-#   -> evaluate (3x10) -> export (SavedModel) -> predict (frame folders, WebM).
+#   -> evaluate (3x10) -> export (SavedModel) -> predict (frame folders, WebM)
+#   -> visualize (feature maps, Grad-CAM, training curves, confusion matrix).
 # Every output goes under $DEMO_DIR (git-ignored), which is recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +87,16 @@ EOF
 PREDICT_INPUTS+=("$DEMO_DIR/clip.webm")
 stm-keras predict --model "$SAVED_MODEL" --top-k 2 "${PREDICT_INPUTS[@]}"
 
+# --- visualize (docs/visualize.md) ---
+PICTURES_DIR=$DEMO_DIR/pictures
+step "visualize: the first validation clip's feature maps and Grad-CAM, curves, confusion"
+stm-keras visualize features --model "$MODEL_DIR" "${PREDICT_INPUTS[0]}" \
+  --output "$PICTURES_DIR/features.png"
+stm-keras visualize cam --model "$MODEL_DIR" "${PREDICT_INPUTS[0]}" \
+  --output "$PICTURES_DIR/cam.png"
+stm-keras visualize history --model-dir "$MODEL_DIR" --output "$PICTURES_DIR/history.png"
+stm-keras visualize confusion --eval-json "$EVAL_REPORT" --output "$PICTURES_DIR/confusion.png"
+
 step "demo done. Deployment:"
 python - "$EVAL_REPORT" <<'EOF'
 import json, sys
@@ -96,3 +107,7 @@ print(f"  report:         {sys.argv[1]} + {report['confusion_matrix_png']}")
 EOF
 echo "  SavedModel:     $SAVED_MODEL (signature serving_default; class names in assets/labels.txt)"
 echo "  try:            saved_model_cli show --dir $SAVED_MODEL --all"
+echo "  pictures:       $PICTURES_DIR/features.png (STM block conv2_block1: CSTM and CMM rows)"
+echo "                  $PICTURES_DIR/cam.png (Grad-CAM per frame)"
+echo "                  $PICTURES_DIR/history.png (loss, top-1, learning rate per epoch)"
+echo "                  $PICTURES_DIR/confusion.png (validation, 3x10)"
