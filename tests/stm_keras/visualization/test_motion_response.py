@@ -48,7 +48,10 @@ def classifier(tmp_path_factory):
     result = CliRunner().invoke(
         fit_cli.command,
         ["--recipe", "cpu-demo", "--data-dir", data, "--model-dir", run]
-        + ["--epochs", "8", "--lr-steps", "6", "--verbose", "0"],
+        + ["--epochs", "8", "--lr-steps", "6", "--verbose", "0"]
+        # One device: in-process MirroredStrategy collectives can clash with those of the
+        # models other tests trained earlier in the same process.
+        + ["--cpu-replicas", "0"],
     )
     assert result.exit_code == 0, result.output
     return model_dir.load_classifier(run)
