@@ -69,7 +69,7 @@ def apply_weight_decay(model: keras.Model, weight_decay: float) -> int:
     The decay is the coupled L2 of PyTorch's SGD (gradient ``+ weight_decay * w``, through
     momentum), as the paper trains — not Keras's decoupled ``weight_decay`` argument, which
     is about ten times weaker at momentum 0.9. BatchNorm parameters and biases get none. The
-    regularizer sits on the variables, so it is not saved into ``model.keras``.
+    regularizer sits on the variables, so it is not saved into presets or backups.
     """
     if weight_decay <= 0:
         return 0
