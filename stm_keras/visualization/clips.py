@@ -63,6 +63,46 @@ def class_name(classifier: Any, index: int) -> str:
     return str(names[index]) if names else f"class {index}"
 
 
+FRAME_CELL_INCHES = 1.25
+
+
+def frame_grid(
+    num_rows: int,
+    num_frames: int,
+    label_inches: float,
+    bottom_inches: float,
+    hspace: float,
+    extra_inches: float = 0.0,
+) -> tuple[Any, Any]:
+    """A matplotlib ``Figure`` and its grid: one column per frame plus a thin colour-bar column.
+
+    Args:
+        num_rows: int. Rows of frames.
+        num_frames: int. Frame columns.
+        label_inches: float. Room left of the grid for the row labels.
+        bottom_inches: float. Room below the grid for notes.
+        hspace: float. Space between rows, as a fraction of a row.
+        extra_inches: float. Added height, shared by the rows (text under frames). Defaults to 0.
+    """
+    from matplotlib.figure import Figure
+
+    cell = FRAME_CELL_INCHES
+    height = 0.75 + bottom_inches + extra_inches + cell * num_rows
+    figure = Figure(figsize=(label_inches + cell * num_frames + 0.9, height))
+    grid = figure.add_gridspec(
+        num_rows,
+        num_frames + 1,
+        width_ratios=[1] * num_frames + [0.08],
+        left=label_inches / figure.get_figwidth(),
+        right=0.97 - 0.5 / figure.get_figwidth(),
+        top=1 - 0.75 / figure.get_figheight(),
+        bottom=bottom_inches / figure.get_figheight(),
+        wspace=0.06,
+        hspace=hspace,
+    )
+    return figure, grid
+
+
 def save_figure(figure: Any, path: str) -> str:
     """Writes a matplotlib ``Figure`` as PNG (creating the folder) and returns ``path``."""
     folder = os.path.dirname(os.path.abspath(path))

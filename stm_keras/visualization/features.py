@@ -156,22 +156,10 @@ def compute_feature_rows(
 
 def draw_feature_rows(rows: FeatureRows, path: str) -> str:
     """Draws ``rows`` as a grid (rows × sampled frames) into the PNG ``path``; returns it."""
-    from matplotlib.figure import Figure
-
     num_frames = len(rows.frames)
     titles = [INPUT_ROW, *rows.rows]
-    cell = 1.25
-    figure = Figure(figsize=(1.9 + cell * num_frames + 0.9, 1.2 + cell * len(titles)))
-    grid = figure.add_gridspec(
-        len(titles),
-        num_frames + 1,
-        width_ratios=[1] * num_frames + [0.08],
-        left=1.9 / figure.get_figwidth(),
-        right=0.97 - 0.5 / figure.get_figwidth(),
-        top=1 - 0.75 / figure.get_figheight(),
-        bottom=0.45 / figure.get_figheight(),
-        wspace=0.06,
-        hspace=0.08,
+    figure, grid = clip_utils.frame_grid(
+        len(titles), num_frames, label_inches=1.9, bottom_inches=0.45, hspace=0.08
     )
     image = None
     for row_index, title in enumerate(titles):

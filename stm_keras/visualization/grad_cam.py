@@ -140,21 +140,9 @@ def draw_grad_cam(cam: GradCam, path: str) -> str:
 
     Under each heat map: that frame's share of the clip's total heat (when the evidence is).
     """
-    from matplotlib.figure import Figure
-
     num_frames = len(cam.frames)
-    cell = 1.25
-    figure = Figure(figsize=(1.2 + cell * num_frames + 0.9, 1.5 + 2 * cell))
-    grid = figure.add_gridspec(
-        2,
-        num_frames + 1,
-        width_ratios=[1] * num_frames + [0.08],
-        left=1.2 / figure.get_figwidth(),
-        right=0.97 - 0.5 / figure.get_figwidth(),
-        top=1 - 0.75 / figure.get_figheight(),
-        bottom=0.5 / figure.get_figheight(),
-        wspace=0.06,
-        hspace=0.12,
+    figure, grid = clip_utils.frame_grid(
+        2, num_frames, label_inches=1.2, bottom_inches=0.5, hspace=0.12, extra_inches=0.25
     )
     total = float(cam.heat.sum())
     image = None
