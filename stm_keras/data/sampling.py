@@ -53,9 +53,15 @@ def multi_clip_indices(num_frames: tf.Tensor | int, num_segments: int, num_clips
     Returns:
         int32 tensor ``[num_clips, num_segments]``.
     """
-    n = tf.cast(num_frames, tf.float64)
-    i = tf.range(num_segments, dtype=tf.float64)[tf.newaxis, :]
-    k = tf.range(num_clips, dtype=tf.float64)[:, tf.newaxis]
-    position = (i + (k + 0.5) / num_clips) * n / num_segments
-    index = tf.clip_by_value(tf.floor(position), 0.0, tf.maximum(n - 1.0, 0.0))
-    return tf.cast(index, tf.int32)
+    # Exact integer arithmetic, floor(((2 C i + 2 k + 1) n) / (2 C T)): the same indices as
+    # the real-valued formula, computed with int32 ops that LiteRT runs as builtins (float64
+    # needs TF fallback ops). Single clips (C = 1, serving, 1x1) match the float64 formula of
+    # stm-keras 0.2 everywhere; for 3 or 10 clips float64 rounded some exact integer positions
+    # one frame down, which this no longer does. int32 holds 2 C T n for n < 2**31 / (2 C T)
+    # frames: over three million at T = 32, C = 10.
+    n = tf.cast(num_frames, tf.int32)
+    i = tf.range(num_segments, dtype=tf.int32)[tf.newaxis, :]
+    k = tf.range(num_clips, dtype=tf.int32)[:, tf.newaxis]
+    numerator = (2 * num_clips * i + 2 * k + 1) * n
+    index = numerator // (2 * num_clips * num_segments)
+    return tf.minimum(index, tf.maximum(n - 1, 0))

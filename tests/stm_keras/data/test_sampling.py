@@ -52,6 +52,33 @@ def test_multi_clip_indices_spread_over_segments():
     assert np.array_equal(clips[4:6].mean(0).round(), sampling.segment_indices(100, 4, False))
 
 
+@pytest.mark.parametrize(("num_segments", "num_clips"), [(1, 5), (4, 1), (8, 3), (16, 10)])
+def test_multi_clip_indices_are_exact_floors(num_segments, num_clips):
+    # The real-valued formula evaluated exactly: no frame lost to float rounding where
+    # (i + (k + 1/2) / C) * n / T is a whole number (float64 gave 62 for n=90, T=1, C=5, k=3).
+    import fractions
+
+    for num_frames in (1, 2, 7, 90, 170, 301, 1000):
+        got = sampling.multi_clip_indices(num_frames, num_segments, num_clips).numpy()
+        assert got.dtype == np.int32
+        for k in range(num_clips):
+            for i in range(num_segments):
+                position = (i + fractions.Fraction(2 * k + 1, 2 * num_clips)) * num_frames
+                expected = min(int(position / num_segments), num_frames - 1)
+                assert got[k, i] == expected, (num_frames, k, i)
+
+
+def test_sampling_graph_has_no_float64():
+    # LiteRT runs float64 arithmetic only through TF fallback (Flex) ops.
+    graph = (
+        tf.function(lambda n: sampling.multi_clip_indices(n, 8, 10))
+        .get_concrete_function(tf.TensorSpec([], tf.int32))
+        .graph
+    )
+    dtypes = {t.dtype for op in graph.get_operations() for t in op.outputs}
+    assert tf.float64 not in dtypes and tf.int32 in dtypes
+
+
 def test_preprocessor_samples_as_sampling_does():
     preprocessor = VideoClassifierPreprocessor(num_segments=8, image_size=32)
     for num_frames in (1, 4, 16, 37):
