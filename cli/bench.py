@@ -139,3 +139,86 @@ def input_pipeline(configs: str, **options) -> None:
     names = ("demo", "paper") if configs == "both" else (configs,)
     for result in measure_input_pipeline(names, **options):
         click.echo(result.format())
+
+
+@command.command("export")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    help="A preset or 'stm-keras fit' model directory to export and time.",
+)
+@click.option(
+    "--formats",
+    default="saved_model,litert,litert_dynamic,onnx",
+    show_default=True,
+    help="Comma-separated: saved_model, litert, litert_dynamic, litert_int8, onnx.",
+)
+@click.option(
+    "--calibration-data",
+    type=click.Path(exists=True, file_okay=False),
+    help="A 'stm-keras preprocess' output: int8 calibrates on it, and its validation clips "
+    "are the clips timed [default: 16 synthetic clips of 16 frames of 120x160].",
+)
+@click.option("--clips", type=click.IntRange(min=1), default=16, help="Clips compared.")
+@click.option("--repeats", type=click.IntRange(min=1), default=20, help="Timed batch-1 calls.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
+def export_formats(
+    model_path: str,
+    formats: str,
+    calibration_data: str | None,
+    clips: int,
+    repeats: int,
+    output: str | None,
+) -> None:
+    """Each export format's size, load time, latency, clips/s and agreement with Keras.
+
+    \b
+    Example (the demo's model, int8 calibrated on its data):
+      stm-keras bench export --model demo-output/model \\
+          --formats saved_model,litert,litert_dynamic,litert_int8,onnx \\
+          --calibration-data demo-output/records --output bench-export.json
+    """
+    import json
+
+    from stm_keras.benchmarks import export as export_bench
+
+    variants = [name.strip() for name in formats.split(",") if name.strip()]
+    unknown = [name for name in variants if name not in export_bench.VARIANTS]
+    if unknown or not variants:
+        raise click.BadParameter(
+            f"unknown {unknown}; choose from {', '.join(export_bench.VARIANTS)}",
+            param_hint="--formats",
+        )
+    if "litert_int8" in variants and not calibration_data:
+        raise click.UsageError("--formats litert_int8 needs --calibration-data")
+    chosen_clips = export_bench.synthetic_clips(clips, 16, 120, 160)
+    if calibration_data:
+        from stm_keras import predict
+        from stm_keras.data import input_pipeline
+
+        preprocessor = predict.load_predictor(model_path).preprocessor
+        chosen_clips = [
+            frames
+            for frames, _ in input_pipeline.sampled_frames(
+                calibration_data, "validation", preprocessor, clips
+            )
+        ]
+        if len({clip.shape for clip in chosen_clips}) > 1:
+            raise click.UsageError(
+                f"--calibration-data {calibration_data}: validation clips differ in shape; "
+                "bench export times clips of one shape"
+            )
+    result = export_bench.measure_export(
+        model_path,
+        variants,
+        clips=chosen_clips,
+        repeats=repeats,
+        calibration_data=calibration_data,
+        log=lambda line: click.echo(f"  {line}", err=True),
+    )
+    click.echo(result.format())
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            json.dump(result.to_json(), f, indent=2)
+        click.echo(f"figures: {output}")

@@ -91,11 +91,17 @@ def resolve_preset(path: str, which: str = FINAL_PRESET) -> str:
     )
 
 
-def load_classifier(path: str, which: str = FINAL_PRESET) -> Any:
+def load_classifier(path: str, which: str = FINAL_PRESET, dtype: str | None = None) -> Any:
     """Loads the ``STMVideoClassifier`` a preset, handle or model directory holds.
 
     A model directory written by stm-keras 0.1 (``config.json`` + ``model.keras``) is converted
     in memory; ``convert_legacy_model_dir`` writes it as a preset once and for all.
+
+    Args:
+        path: str. Preset directory or handle, fit model directory, or 0.1 model directory.
+        which: str. In a model directory, ``"final"`` or ``"best"``. Defaults to ``"final"``.
+        dtype: str or None. A dtype policy to compute in (e.g. ``"float32"`` for exports to
+            runtimes without mixed precision); None keeps the one it was saved with.
 
     Raises:
         FileNotFoundError: naming ``path``, when it holds no model.
@@ -104,7 +110,8 @@ def load_classifier(path: str, which: str = FINAL_PRESET) -> Any:
 
     if not path.startswith(REMOTE_PREFIXES) and is_legacy_model_dir(path):
         return _load_legacy(path)
-    return STMVideoClassifier.from_preset(resolve_preset(path, which))
+    kwargs = {} if dtype is None else {"dtype": dtype}
+    return STMVideoClassifier.from_preset(resolve_preset(path, which), **kwargs)
 
 
 def weights_digest(path: str, which: str = FINAL_PRESET) -> str:

@@ -1,4 +1,5 @@
-"""Classifies videos and frame folders with an exported SavedModel, a preset or a model dir.
+"""Classifies videos and frame folders with an export (SavedModel, ``.tflite``, ``.onnx``), a
+preset or a model directory, and gives their clip features.
 
 The clip is sampled on the host with the model's ``VideoClassifierPreprocessor`` (the middle
 frame of each of ``T`` segments, as evaluation samples), so only ``T`` frames are ever converted
@@ -139,72 +140,181 @@ def read_clip(path: str, preprocessor: Any) -> np.ndarray:
     return read_video(path, preprocessor)
 
 
+def fit_to_input(frames: np.ndarray, fixed_input: Sequence[int] | None) -> np.ndarray:
+    """Frames ``[n, H, W, 3]`` for a model's input: unchanged for a dynamic input; for a fixed
+    ``(frames, height, width)`` input, that many frames sampled as evaluation samples them
+    (middle of each segment) and each resized (bilinear) to ``height`` x ``width``."""
+    if fixed_input is None:
+        return frames
+    import tensorflow as tf
+
+    from stm_keras.data import sampling
+
+    num_frames, height, width = fixed_input
+    indices = sampling.segment_indices(len(frames), num_frames, training=False).numpy()
+    resized = tf.image.resize(tf.constant(frames[indices]), [height, width])
+    return np.asarray(tf.cast(tf.round(tf.clip_by_value(resized, 0, 255)), tf.uint8))
+
+
 @dataclasses.dataclass
 class Predictor:
-    """A loaded classifier: maps one clip to class probabilities.
+    """A loaded classifier: maps clips to class probabilities and clip features.
 
     Attributes:
         class_names: list of str. In output order.
         preprocessor: VideoClassifierPreprocessor. Samples frames from a video on the host.
-        serve: callable. uint8 ``[batch, frames, height, width, 3]`` tensor to a dict with
-            ``probabilities``.
+        serve: callable. uint8 ``[batch, frames, height, width, 3]`` array to a dict of numpy
+            arrays with ``probabilities`` and ``features``.
         source: str. Where it was loaded from.
+        format: str. ``saved_model``, ``litert``, ``onnx`` or ``keras`` (preset / model dir).
+        fixed_input: ``[frames, height, width]`` of a fixed-shape export, or None.
     """
 
     class_names: list[str]
     preprocessor: Any
-    serve: Callable[..., dict]
+    serve: Callable[[np.ndarray], dict[str, np.ndarray]]
     source: str
+    format: str = "keras"
+    fixed_input: list[int] | None = None
 
     def read_clip(self, path: str) -> np.ndarray:
         """The sampled frames of a video file or frame folder (see ``read_clip``)."""
         return read_clip(path, self.preprocessor)
 
+    def run(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """``probabilities`` ``[num_classes]`` and ``features`` ``[D]`` (float32) of one clip
+        ``[frames, height, width, 3]``."""
+        outputs = self.serve(fit_to_input(frames, self.fixed_input)[np.newaxis])
+        return {key: np.asarray(value)[0] for key, value in outputs.items()}
+
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """float32 ``[num_classes]`` probabilities of one clip ``[frames, height, width, 3]``."""
         from stm_keras.export import PROBABILITIES_KEY
 
-        return np.asarray(self.serve(frames[np.newaxis])[PROBABILITIES_KEY])[0]
+        return self.run(frames)[PROBABILITIES_KEY]
+
+
+def litert_runner(
+    model: bytes | str, num_threads: int | None = None
+) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """A callable running a ``.tflite`` model (bytes or path) on uint8 video batches with the
+    plain LiteRT interpreter (``ai-edge-litert``): the ``serving_default`` signature's outputs.
+
+    Args:
+        model: bytes or str. The flatbuffer, or its path.
+        num_threads: int or None. CPU threads; defaults to every core (TensorFlow and
+            onnxruntime use every core too).
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as error:
+        raise ValueError(
+            "running a .tflite model needs ai-edge-litert: pip install 'stm-keras[litert]'"
+        ) from error
+    from stm_keras import export
+
+    threads = num_threads or os.cpu_count() or 1
+    if isinstance(model, bytes):
+        interpreter = Interpreter(model_content=model, num_threads=threads)
+    else:
+        interpreter = Interpreter(model_path=model, num_threads=threads)
+    runner = interpreter.get_signature_runner(export.SIGNATURE_KEY)
+
+    def run(video: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = runner(**{export.INPUT_KEY: np.ascontiguousarray(video, dtype=np.uint8)})
+        return {key: outputs[key] for key in (export.PROBABILITIES_KEY, export.FEATURES_KEY)}
+
+    return run
+
+
+def onnx_runner(path: str) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """A callable running an ``.onnx`` export with onnxruntime (CPU) on uint8 video batches."""
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ValueError(
+            "running an .onnx model needs onnxruntime: pip install 'stm-keras[onnx]'"
+        ) from error
+    from stm_keras import export
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+    input_name = session.get_inputs()[0].name
+
+    def run(video: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = dict(zip(names, session.run(names, {input_name: video}), strict=True))
+        return {key: outputs[key] for key in (export.PROBABILITIES_KEY, export.FEATURES_KEY)}
+
+    return run
+
+
+def _export_preprocessor(path: str) -> tuple[Any, dict[str, Any]]:
+    from stm_keras import export
+    from stm_keras.models import VideoClassifierPreprocessor
+
+    preprocessing = export.read_preprocessing(path)
+    config = preprocessing.get(
+        "preprocessor",
+        # Exports of stm-keras 0.1 record only these two.
+        {"num_segments": preprocessing["frames"], "image_size": preprocessing["image_size"]},
+    )
+    return VideoClassifierPreprocessor(**config), preprocessing
 
 
 def load_predictor(path: str) -> Predictor:
-    """Loads a SavedModel from ``stm-keras export``, or a preset / handle / model directory.
+    """Loads an export (SavedModel directory, ``.tflite`` or ``.onnx`` file from ``stm-keras
+    export``), or a preset / handle / ``stm-keras fit`` model directory.
 
     Raises:
-        ValueError, FileNotFoundError: naming ``path``, when it holds no model.
+        ValueError, FileNotFoundError: naming ``path``, when it holds no model or a file the
+            export writes beside it (labels.txt, preprocessing.json) is missing.
     """
-    import tensorflow as tf
-
     from stm_keras import export, model_dir
-    from stm_keras.models import VideoClassifierPreprocessor
 
+    if os.path.isfile(path) and path.endswith((".tflite", ".onnx")):
+        runner = litert_runner(path) if path.endswith(".tflite") else onnx_runner(path)
+        try:
+            preprocessor, preprocessing = _export_preprocessor(path)
+            labels = export.read_labels(path)
+        except FileNotFoundError as error:
+            raise ValueError(
+                f"{path}: {os.path.basename(error.filename)} is missing beside it (stm-keras "
+                "export writes labels.txt and preprocessing.json next to the model)"
+            ) from error
+        kind = "litert" if path.endswith(".tflite") else "onnx"
+        return Predictor(labels, preprocessor, runner, path, kind, preprocessing.get("fixed_input"))
     if os.path.isfile(os.path.join(path, export.SAVED_MODEL_FILE)):
+        import tensorflow as tf
+
         loaded = tf.saved_model.load(path)
 
-        def serve_saved_model(video: np.ndarray) -> dict:
+        def serve_saved_model(video: np.ndarray) -> dict[str, np.ndarray]:
             # Looked up through `loaded` on each call: a signature outliving its loaded object
             # loses its variables.
             signature = loaded.signatures[export.SIGNATURE_KEY]
-            return signature(**{export.INPUT_KEY: tf.constant(video)})
+            outputs = signature(**{export.INPUT_KEY: tf.constant(video)})
+            return {key: value.numpy() for key, value in outputs.items()}
 
-        preprocessing = export.read_preprocessing(path)
-        preprocessor = VideoClassifierPreprocessor(
-            **preprocessing.get(
-                "preprocessor",
-                # Exports of stm-keras 0.1 record only these two.
-                {
-                    "num_segments": preprocessing["frames"],
-                    "image_size": preprocessing["image_size"],
-                },
-            )
+        preprocessor, preprocessing = _export_preprocessor(path)
+        return Predictor(
+            export.read_labels(path),
+            preprocessor,
+            serve_saved_model,
+            path,
+            "saved_model",
+            preprocessing.get("fixed_input"),
         )
-        return Predictor(export.read_labels(path), preprocessor, serve_saved_model, path)
     try:
         classifier = model_dir.load_classifier(path)
     except FileNotFoundError as error:
         raise ValueError(
-            f"{path} is neither a SavedModel from 'stm-keras export' (no saved_model.pb) nor a "
-            f"preset or 'stm-keras fit' model directory ({error})"
+            f"{path} is neither an export of 'stm-keras export' (a SavedModel directory, a "
+            f".tflite or .onnx file) nor a preset or 'stm-keras fit' model directory ({error})"
         ) from error
     module = export.ServingModule(classifier)
-    return Predictor(list(classifier.class_names), classifier.preprocessor, module.serve, path)
+
+    def serve_keras(video: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = module.serve(video)
+        return {key: value.numpy() for key, value in outputs.items()}
+
+    return Predictor(list(classifier.class_names), classifier.preprocessor, serve_keras, path)

@@ -51,6 +51,23 @@ def tiny_saved_model(tiny_model_dir, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_litert_model(tiny_model_dir, tmp_path_factory) -> str:
+    """``tiny_model_dir`` exported as a float32 LiteRT file (dynamic shapes): its path."""
+    from stm_keras import export
+
+    output = str(tmp_path_factory.mktemp("litert"))
+    return export.export_model(tiny_model_dir, output, format="litert")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_model(tiny_model_dir, tmp_path_factory) -> str:
+    """``tiny_model_dir`` exported as ONNX: its path."""
+    from stm_keras import export
+
+    return export.export_model(tiny_model_dir, str(tmp_path_factory.mktemp("onnx")), format="onnx")
+
+
+@pytest.fixture(scope="session")
 def tiny_train_records_dir(tmp_path_factory) -> str:
     """Two synthetic Jester classes, 8 train and 4 validation videos of 8 frames, two shards."""
     from stm_keras.pipelines.synth.records import write_records

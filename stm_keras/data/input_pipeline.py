@@ -11,9 +11,10 @@ drops the last partial batch; evaluation reads in order with the ``1x1`` centre 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from stm_keras.data import schema
@@ -174,3 +175,40 @@ def distributed_dataset(
         return make_dataset(files, batch_size=batch_size, input_context=input_context, **kwargs)
 
     return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def sampled_frames(
+    data_dir: str,
+    split: str,
+    preprocessor: VideoClassifierPreprocessor,
+    limit: int | None = None,
+) -> Iterator[tuple[np.ndarray, int]]:
+    """The decoded ``1x1`` frames of each video of a split, for models that take raw video.
+
+    Yields, in shard order, uint8 ``[T, height, width, 3]``: the frames evaluation samples
+    (the middle frame of each of ``T`` segments), decoded at their stored size, and the label.
+    Exported models (LiteRT calibration, ``bench export``) run their own resize and crop.
+
+    Args:
+        data_dir: str. A ``stm-keras preprocess`` output.
+        split: str. Split name in its ``dataset_info.json``.
+        preprocessor: VideoClassifierPreprocessor. Its ``T`` and sampling.
+        limit: int or None. At most this many videos. Defaults to all.
+    """
+    split_info = load_split(data_dir, split)
+
+    def decode(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        parsed = schema.parse(serialized)
+        indices = preprocessor.sample_indices(parsed["num_frames"], training=False)
+        frames = tf.map_fn(
+            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+            tf.gather(parsed["frames"], indices),
+            fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+        )
+        return frames, tf.cast(parsed["label"], tf.int32)
+
+    dataset = tf.data.TFRecordDataset(split_info.files).map(decode)
+    if limit is not None:
+        dataset = dataset.take(limit)
+    for frames, label in dataset.as_numpy_iterator():
+        yield frames, int(label)

@@ -119,6 +119,7 @@ def test_saved_model_cli_shows_the_signature(tiny_saved_model):
     assert "dtype: DT_UINT8" in signature and "shape: (-1, -1, -1, -1, 3)" in signature
     assert "outputs['probabilities']" in signature and "DT_FLOAT" in signature
     assert "outputs['top_class']" in signature and "DT_INT64" in signature
+    assert "outputs['features']" in signature
 
 
 def test_assets_name_the_classes_and_the_preprocessing(tiny_saved_model):
