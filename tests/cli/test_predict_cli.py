@@ -50,7 +50,9 @@ def _predict_json(model: str, paths: list[str], top_k: int = 3):
     return result, [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def test_predict_json_with_saved_model_and_model_dir(inputs, tiny_saved_model, tiny_model_dir):
+def test_predict_json_with_saved_model_and_model_dir(
+    inputs, tiny_saved_model, tiny_model_dir, tiny_litert_model, tiny_onnx_model
+):
     paths, full_frames = inputs
     result, objects = _predict_json(tiny_saved_model, paths, top_k=2)
     assert result.exit_code == 1
@@ -77,15 +79,16 @@ def test_predict_json_with_saved_model_and_model_dir(inputs, tiny_saved_model, t
         for index, probability in got.items():
             assert probability == pytest.approx(float(expected[index]), abs=1e-5)
 
-    # A model directory, and its final preset, give the same answers as its export.
+    # A model directory, its final preset and its LiteRT and ONNX exports give the same
+    # answers as its SavedModel.
     preset = os.path.join(tiny_model_dir, model_dir.FINAL_PRESET)
-    for model in (tiny_model_dir, preset):
-        _, from_keras = _predict_json(model, paths, top_k=2)
-        for exported, keras_model in zip(objects, from_keras, strict=True):
+    for model in (tiny_model_dir, preset, tiny_litert_model, tiny_onnx_model):
+        _, answers = _predict_json(model, paths, top_k=2)
+        for exported, other in zip(objects, answers, strict=True):
             if "error" in exported:
-                assert "error" in keras_model
+                assert "error" in other
                 continue
-            for a, b in zip(exported["predictions"], keras_model["predictions"], strict=True):
+            for a, b in zip(exported["predictions"], other["predictions"], strict=True):
                 assert a["index"] == b["index"]
                 assert a["probability"] == pytest.approx(b["probability"], abs=1e-5)
 
