@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from stm_keras import model_dir
-from stm_keras.cli import fit as fit_cli
 from stm_keras.pipelines.synth import records
 from stm_keras.pipelines.synth.motion import Motion, render_clip
 from stm_keras.visualization import features, grad_cam
@@ -31,30 +29,10 @@ MIN_RATIO = 2.0
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    """The cpu-demo recipe on 128 synthetic Jester videos for 8 epochs (about 30 s on 2 cores)."""
-    data = str(tmp_path_factory.mktemp("jester_records"))
-    records.write_records(
-        data,
-        num_classes=NUM_CLASSES,
-        videos_per_split={"train": 128, "validation": 16},
-        num_frames=VIDEO_FRAMES,
-        height=HEIGHT,
-        width=WIDTH,
-        dataset="jester",
-        layout="jester",
-    )
-    run = str(tmp_path_factory.mktemp("jester_run"))
-    result = CliRunner().invoke(
-        fit_cli.command,
-        ["--recipe", "cpu-demo", "--data-dir", data, "--model-dir", run]
-        + ["--epochs", "8", "--lr-steps", "6", "--verbose", "0"]
-        # One device: in-process MirroredStrategy collectives can clash with those of the
-        # models other tests trained earlier in the same process.
-        + ["--cpu-replicas", "0"],
-    )
-    assert result.exit_code == 0, result.output
-    return model_dir.load_classifier(run)
+def classifier(jester_demo_model_dir):
+    """The cpu-demo recipe trained on synthetic Jester videos of these classes and frame size
+    (``jester_demo_model_dir`` in conftest.py, shared with other tests)."""
+    return model_dir.load_classifier(jester_demo_model_dir)
 
 
 def generator_clip(class_index: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
