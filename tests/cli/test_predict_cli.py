@@ -109,3 +109,39 @@ def test_predict_prints_top_k_names(inputs, tiny_saved_model):
 def test_predict_rejects_a_model_path_of_neither_kind(tmp_path):
     result = CliRunner().invoke(app, ["predict", "--model", str(tmp_path), "x.mp4"])
     assert result.exit_code == 2 and str(tmp_path) in result.output
+
+
+@pytest.mark.parametrize("model_kind", ["saved_model", "litert"])
+def test_predict_features_in_input_order_with_failures_named(
+    model_kind, inputs, tiny_saved_model, tiny_litert_model, tiny_model_dir, tmp_path
+):
+    from stm_keras import predict
+
+    paths, _ = inputs
+    model = tiny_saved_model if model_kind == "saved_model" else tiny_litert_model
+    output = tmp_path / "features.npy"
+    result = CliRunner().invoke(
+        app, ["predict", "--model", model, *paths, "--json", "--features", str(output)]
+    )
+    assert result.exit_code == 1  # the broken input
+    features = np.load(output)
+    keras_model = predict.load_predictor(tiny_model_dir)
+    dimension = model_dir.load_classifier(tiny_model_dir).backbone.num_features
+    assert features.shape == (len(paths), dimension) and features.dtype == np.float32
+    broken = paths[2]
+    assert np.isnan(features[2]).all() and not np.isnan(np.delete(features, 2, axis=0)).any()
+    for row, path in zip(features, paths, strict=True):
+        if path != broken:  # each row is its own input's feature, in input order
+            expected = keras_model.run(keras_model.read_clip(path))["features"]
+            np.testing.assert_allclose(row, expected, atol=1e-4 * np.abs(expected).max())
+    manifest = json.loads((tmp_path / "features.json").read_text())
+    assert manifest["inputs"] == paths and list(manifest["failed"]) == [broken]
+    assert broken in manifest["failed"][broken] and manifest["feature_dim"] == dimension
+
+
+def test_predict_features_needs_an_npy_name(inputs, tiny_saved_model, tmp_path):
+    paths, _ = inputs
+    result = CliRunner().invoke(
+        app, ["predict", "--model", tiny_saved_model, paths[0], "--features", str(tmp_path / "f")]
+    )
+    assert result.exit_code == 2 and "--features" in result.output and ".npy" in result.output
