@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the whole STM path on a CPU in a few minutes, with `stm-keras` from .venv/bin.
 #   synth (Jester layout, direction classes) -> preprocess (Beam) -> fit (small STM)
-#   -> evaluate (3x10) -> export (SavedModel) -> predict (frame folders, WebM)
+#   -> evaluate (3x10) -> export (SavedModel, LiteRT) -> predict (frame folders, WebM, features,
+#   a stream)
 #   -> visualize (feature maps, Grad-CAM, training curves, confusion matrix).
 # Every output goes under $DEMO_DIR (git-ignored), which is recreated on each run.
 set -euo pipefail
@@ -69,23 +70,38 @@ for line in "${PREDICT_CLIPS[@]}"; do
   PREDICT_INPUTS+=("$RAW_DIR/20bn-jester-v1/${line%%;*}")
   echo "  ${line%%;*}: true class ${line#*;}"
 done
-python - "${PREDICT_INPUTS[0]}" "$DEMO_DIR/clip.webm" <<'EOF'
+python - "$DEMO_DIR" "${PREDICT_INPUTS[@]}" <<'EOF'
 import os, sys
 import av
 import numpy as np
 from PIL import Image
-folder, output = sys.argv[1:]
-frames = [np.asarray(Image.open(os.path.join(folder, name)).convert("RGB"))
-          for name in sorted(os.listdir(folder))]
-with av.open(output, "w") as container:
-    stream = container.add_stream("libvpx-vp9", rate=12)
-    stream.height, stream.width = frames[0].shape[:2]
-    for frame in frames:
-        container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-    container.mux(stream.encode())
+demo_dir, folders = sys.argv[1], sys.argv[2:]
+clips = [[np.asarray(Image.open(os.path.join(folder, name)).convert("RGB"))
+          for name in sorted(os.listdir(folder))] for folder in folders]
+def write(output, frames, rate):
+    with av.open(output, "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+write(os.path.join(demo_dir, "clip.webm"), clips[0], 12)
+# Both clips back to back, one second each: a "live" stream whose class changes.
+write(os.path.join(demo_dir, "stream.webm"), clips[0] + clips[1], len(clips[0]))
 EOF
 PREDICT_INPUTS+=("$DEMO_DIR/clip.webm")
 stm-keras predict --model "$SAVED_MODEL" --top-k 2 "${PREDICT_INPUTS[@]}"
+
+LITERT=$DEMO_DIR/litert               # model.tflite (builtin ops only) + labels + preprocessing
+step "export: LiteRT, dynamic-range quantized; predict with it, and with --features"
+stm-keras export --model "$MODEL_DIR" --format litert --quantize dynamic \
+  --calibration-data "$RECORDS_DIR" --output-dir "$LITERT"
+stm-keras predict --model "$LITERT/model.tflite" --top-k 1 "${PREDICT_INPUTS[@]}" \
+  --features "$DEMO_DIR/features.npy"
+
+step "predict --stream: the two clips back to back as one video, a window per second"
+stm-keras predict --model "$LITERT/model.tflite" --stream "$DEMO_DIR/stream.webm" \
+  --window 1 --stride 16 --top-k 1
 
 # --- visualize (docs/visualize.md) ---
 PICTURES_DIR=$DEMO_DIR/pictures
@@ -107,6 +123,8 @@ print(f"  report:         {sys.argv[1]} + {report['confusion_matrix_png']}")
 EOF
 echo "  SavedModel:     $SAVED_MODEL (signature serving_default; class names in assets/labels.txt)"
 echo "  try:            saved_model_cli show --dir $SAVED_MODEL --all"
+echo "  LiteRT:         $LITERT/model.tflite (int8 weights; builtin ops only)"
+echo "  clip features:  $DEMO_DIR/features.npy (+ features.json naming the inputs)"
 echo "  pictures:       $PICTURES_DIR/features.png (STM block conv2_block1: CSTM and CMM rows)"
 echo "                  $PICTURES_DIR/cam.png (Grad-CAM per frame)"
 echo "                  $PICTURES_DIR/history.png (loss, top-1, learning rate per epoch)"
