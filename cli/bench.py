@@ -13,27 +13,59 @@ def command() -> None:
 _DEPTHS = click.Choice(["18", "34", "50", "101", "152"])
 
 
+# The paper's figure: STM-ResNet-50, 16 frames of 224x224, 66.5 G multiply-adds per view.
+PAPER_GMACS = {("stm", 50, 16, 224): 66.5}
+
+
+def _frame_counts(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise click.BadParameter(f"expected frame counts like 8,16, got {value!r}")
+    return counts
+
+
 @command.command("flops")
 @click.option(
     "--arch",
-    type=click.Choice(["stm", "tsn"]),
+    type=click.Choice(["stm", "tsn", "both"]),
     default="stm",
-    help="STM, or its TSN baseline (the same backbone without CSTM and CMM).",
+    help="STM, its TSN baseline (the same backbone without CSTM and CMM), or both.",
 )
 @click.option("--depth", type=_DEPTHS, default="50", help="ResNet depth.")
-@click.option("--frames", type=click.IntRange(min=1), default=16, help="Frames per clip.")
+@click.option(
+    "--frames", callback=_frame_counts, default="16", help="Frames per clip; a list: 8,16."
+)
 @click.option("--image-size", type=click.IntRange(min=32), default=224, help="Frame side.")
 @click.option("--num-classes", type=click.IntRange(min=1), default=174, help="Classes.")
 @click.option("--width-multiplier", type=float, default=1.0, help="Channel width factor.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    help='Also write {"rows": [{arch, depth, frames, image_size, params, gmacs, '
+    "paper_gmacs}]} as JSON.",
+)
 def flops(
-    arch: str, depth: str, frames: int, image_size: int, num_classes: int, width_multiplier: float
+    arch: str,
+    depth: str,
+    frames: list[int],
+    image_size: int,
+    num_classes: int,
+    width_multiplier: float,
+    output: str | None,
 ) -> None:
     """Parameters and FLOPs (multiply-adds, per clip) of a model, counted without running it.
 
     \b
-    Example (the paper's STM-ResNet-50, 16 frames, Something-Something):
+    Examples (the paper's STM-ResNet-50, 16 frames, Something-Something; then STM and TSN at
+    8 and 16 frames as JSON):
       stm-keras bench flops --arch stm --depth 50 --frames 16 --image-size 224 --num-classes 174
+      stm-keras bench flops --arch both --frames 8,16 --output flops.json
     """
+    import json
+
     from stm_keras.benchmarks.step_time import TSN_OPTIONS
     from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
 
@@ -41,14 +73,38 @@ def flops(
         raise click.BadParameter(
             f"must be > 0, got {width_multiplier}", param_hint="--width-multiplier"
         )
-    backbone = STMBackbone(
-        int(depth),
-        num_segments=frames,
-        width_multiplier=width_multiplier,
-        **(TSN_OPTIONS if arch == "tsn" else {}),
-    )
-    model = STMVideoClassifier(backbone, num_classes, name=f"{arch}_resnet{depth}")
-    click.echo(summarize(model, frames, image_size).format())
+    rows = []
+    reports = []
+    for name in ("stm", "tsn") if arch == "both" else (arch,):
+        for count in frames:
+            backbone = STMBackbone(
+                int(depth),
+                num_segments=count,
+                width_multiplier=width_multiplier,
+                **(TSN_OPTIONS if name == "tsn" else {}),
+            )
+            model = STMVideoClassifier(backbone, num_classes, name=f"{name}_resnet{depth}")
+            summary = summarize(model, count, image_size)
+            reports.append(summary.format())
+            paper = PAPER_GMACS.get((name, int(depth), count, image_size))
+            rows.append(
+                {
+                    "arch": name,
+                    "depth": int(depth),
+                    "frames": count,
+                    "image_size": image_size,
+                    "width_multiplier": width_multiplier,
+                    "num_classes": num_classes,
+                    "params": summary.trainable_params,
+                    "gmacs": summary.multiply_adds / 1e9,
+                    "paper_gmacs": paper if width_multiplier == 1.0 else None,
+                }
+            )
+    click.echo("\n\n".join(reports))
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            json.dump({"rows": rows}, f, indent=2)
+        click.echo(f"figures: {output}")
 
 
 @command.command("step-time")

@@ -1,5 +1,6 @@
-"""`stm-keras bench flops` and `bench step-time` on tiny models."""
+"""`stm-keras bench flops` (table and JSON rows) and `bench step-time` on tiny models."""
 
+import json
 import re
 
 from click.testing import CliRunner
@@ -56,3 +57,31 @@ def test_step_time_prints_the_ratio():
     assert match, result.output
     stm, tsn, ratio = (float(group) for group in match.groups())
     assert stm > 0 and tsn > 0 and ratio > 0
+
+
+def test_flops_json_rows_for_both_archs_and_frame_counts(tmp_path):
+    output = tmp_path / "flops.json"
+    text = _flops("--arch", "both", "--frames", "2,4", "--output", str(output))
+    rows = json.loads(output.read_text())["rows"]
+    assert [(r["arch"], r["frames"]) for r in rows] == [
+        ("stm", 2),
+        ("stm", 4),
+        ("tsn", 2),
+        ("tsn", 4),
+    ]
+    for row in rows:
+        options = {} if row["arch"] == "stm" else {"use_cstm": False, "use_cmm": False}
+        backbone = STMBackbone(18, num_segments=row["frames"], width_multiplier=0.25, **options)
+        expected = summarize(STMVideoClassifier(backbone, 5), row["frames"], 32)
+        assert row["params"] == expected.trainable_params
+        assert row["gmacs"] == expected.multiply_adds / 1e9
+        assert row["paper_gmacs"] is None  # the paper gives ResNet-50, 16 x 224^2 only
+        assert f"model: {row['arch']}_resnet18  input: {row['frames']}x32x32" in text
+    # STM costs more than TSN at each frame count, and twice the frames twice the work.
+    assert rows[0]["gmacs"] > rows[2]["gmacs"] and rows[1]["gmacs"] > rows[3]["gmacs"]
+    assert abs(rows[1]["gmacs"] / rows[0]["gmacs"] - 2) < 0.01
+
+
+def test_flops_rejects_bad_frame_lists():
+    result = CliRunner().invoke(app, ["bench", "flops", "--frames", "8,x"])
+    assert result.exit_code == 2 and "--frames" in result.output
