@@ -175,7 +175,9 @@ def test_a_file_paced_at_its_frame_rate_skips_what_a_slow_model_misses(tmp_path)
         stream.open_source(path), slow_classifier, offsets, window_frames=4, stride=2, pace=True
     )
     assert summary.paced and not summary.block
-    assert summary.wall_seconds >= 0.9 * count / fps  # paced, not read at once
+    # Paced, not read at once: read at once, the slow classifier would see at most the first and
+    # the last window; paced (0.5 s of video, 0.1 s a window), it classifies about five.
+    assert summary.windows_classified >= 3
     assert summary.windows_skipped > 0 and summary.frames_dropped > 0 and not summary.kept_up
     assert summary.windows_classified + summary.windows_skipped == due
 
