@@ -38,8 +38,61 @@ def conv2d(
     )
 
 
+@keras.saving.register_keras_serializable(package="stm_keras")
+class BatchNormalization(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` that trains with TensorFlow's fused kernel.
+
+    Keras 3 normalizes with separate ops on every backend (moments, then multiply-adds); on
+    TensorFlow that is a dozen element-wise and reduction ops per layer forward and more
+    backward, about a fifth of a ResNet-50 train step on a CPU. On the TensorFlow backend, in
+    training mode over ``[N, H, W, C]`` inputs normalized on the last axis (every BN of this
+    package), this layer runs ``FusedBatchNormV3`` instead (oneDNN on CPUs, cuDNN on GPUs).
+    The math is Keras's: the batch's biased variance normalizes, and the moving statistics
+    move by ``momentum`` towards the batch mean and biased variance. Everywhere else (other
+    backends, inference, masks, renorm, synchronized BN) it is the Keras layer unchanged, and
+    its weights and config are the Keras layer's.
+    """
+
+    def _fused_training(self, inputs: Any, mask: Any) -> bool:
+        return (
+            keras.backend.backend() == "tensorflow"
+            and mask is None
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+            and not self.renorm
+            and not self.synchronized
+        )
+
+    def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+        if not (training and self.trainable and self._fused_training(inputs, mask)):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        channels = inputs.shape[-1]
+        scale = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels])
+        offset = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels])
+        if inputs.dtype not in (tf.float16, tf.bfloat16, tf.float32):
+            inputs = tf.cast(inputs, "float32")
+        # Statistics are accumulated in float32 whatever the input dtype.
+        outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, scale, offset, epsilon=self.epsilon, data_format="NHWC", is_training=True
+        )
+        # The kernel returns the Bessel-corrected variance; Keras tracks the biased one.
+        shape = tf.shape(inputs)
+        count = tf.cast(shape[0] * shape[1] * shape[2], "float32")
+        variance = unbiased_variance * (count - 1.0) / tf.maximum(count, 1.0)
+        momentum = self.momentum
+        self.moving_mean.assign(
+            tf.cast(self.moving_mean, "float32") * momentum + mean * (1.0 - momentum)
+        )
+        self.moving_variance.assign(
+            tf.cast(self.moving_variance, "float32") * momentum + variance * (1.0 - momentum)
+        )
+        return tf.cast(outputs, self.compute_dtype)
+
+
 def batch_norm(name: str, dtype: Any = None) -> keras.layers.BatchNormalization:
-    """A BatchNormalization with the package's epsilon and momentum."""
-    return keras.layers.BatchNormalization(
+    """A BatchNormalization with the package's epsilon and momentum (fused on TensorFlow)."""
+    return BatchNormalization(
         epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name, dtype=dtype
     )
