@@ -14,6 +14,7 @@ Every input row ends up either in a shard or in the failure list of its split.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -48,6 +49,7 @@ STAGING_PREFIX = ".staging-"
 LISTING_FILE = "listing.jsonl"
 FAILURES_PATTERN = "failures-{split}.jsonl"
 WRITTEN, FAILED = "written", "failed"
+WORKER_ENV = "STM_KERAS_PIPELINE_WORKER"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -347,8 +349,9 @@ def run(
         )
         pipeline = beam.Pipeline(options=pipeline_options(beam_args))
         summary_prefix = build_pipeline(pipeline, staging, config)
-        result = pipeline.run()
-        result.wait_until_finish()
+        with _light_workers():
+            result = pipeline.run()
+            result.wait_until_finish()
         counters = _counters(result)
         summary = _read_summary(summary_prefix)
         info = _finish(config, adapter, listing, splits, summary)
@@ -381,6 +384,21 @@ def run(
         ):
             failed_splits.append(split)
     return PreprocessResult(info, counters, failed_splits)
+
+
+@contextlib.contextmanager
+def _light_workers() -> Iterator[None]:
+    """Worker processes the local runners start now import ``stm_keras`` without its models
+    (Keras, TensorFlow): a few seconds less start-up each."""
+    previous = os.environ.get(WORKER_ENV)
+    os.environ[WORKER_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[WORKER_ENV]
+        else:
+            os.environ[WORKER_ENV] = previous
 
 
 def _adapter(name: str, own_videos: OwnVideoOptions | None) -> DatasetAdapter:

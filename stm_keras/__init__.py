@@ -12,25 +12,30 @@ imported only when used.
 
 __version__ = "0.2.0"
 
-from stm_keras.layers import (  # noqa: E402
-    CMM,
-    ChannelwiseTemporalConv,
-    FoldFrames,
-    STMBlock,
-    TemporalConsensus,
-)
-from stm_keras.models import (  # noqa: E402
-    PROTOCOLS,
-    ModelSummary,
-    Protocol,
-    STMBackbone,
-    STMVideoClassifier,
-    TransferReport,
-    VideoClassifierPreprocessor,
-    load_imagenet_weights,
-    summarize,
-    transfer_weights,
-)
+import os as _os
+
+# Beam workers started by ``stm_keras.pipelines`` set this: they only read videos and write
+# records, and the models' Keras and TensorFlow imports would cost each worker seconds.
+if _os.environ.get("STM_KERAS_PIPELINE_WORKER") != "1":
+    from stm_keras.layers import (  # noqa: E402
+        CMM,
+        ChannelwiseTemporalConv,
+        FoldFrames,
+        STMBlock,
+        TemporalConsensus,
+    )
+    from stm_keras.models import (  # noqa: E402
+        PROTOCOLS,
+        ModelSummary,
+        Protocol,
+        STMBackbone,
+        STMVideoClassifier,
+        TransferReport,
+        VideoClassifierPreprocessor,
+        load_imagenet_weights,
+        summarize,
+        transfer_weights,
+    )
 
 __all__ = [
     "CMM",

@@ -15,6 +15,7 @@ A preprocessed dataset directory holds ``<split>-<i:05d>-of-<n:05d>.tfrecord`` s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -68,22 +69,94 @@ def shard_name(split: str, index: int, num_shards: int) -> str:
 
 
 def encode(record: VideoRecord) -> bytes:
-    """Serializes ``record`` to ``SequenceExample`` bytes, deterministically."""
-    import tensorflow as tf
+    """Serializes ``record`` to ``SequenceExample`` bytes, deterministically.
 
-    example = tf.train.SequenceExample()
+    The message classes are protobuf's, built from ``tensorflow/core/example`` definitions
+    (:func:`sequence_example_class`) without importing TensorFlow: the Beam workers that call
+    this never need TensorFlow. Same bytes as ``tf.train.SequenceExample`` would write.
+
+    Raises:
+        ValueError: for a label index, frame count or size outside int64.
+    """
+    example = sequence_example_class()()
     context = example.context.feature
-    context[VIDEO_ID].bytes_list.value.append(record.video_id.encode("utf-8"))
-    context[LABEL_INDEX].int64_list.value.append(int(record.label_index))
-    context[LABEL_TEXT].bytes_list.value.append(record.label_text.encode("utf-8"))
-    context[NUM_FRAMES].int64_list.value.append(len(record.frames))
-    context[HEIGHT].int64_list.value.append(int(record.height))
-    context[WIDTH].int64_list.value.append(int(record.width))
+    try:
+        context[VIDEO_ID].bytes_list.value.append(record.video_id.encode("utf-8"))
+        context[LABEL_INDEX].int64_list.value.append(int(record.label_index))
+        context[LABEL_TEXT].bytes_list.value.append(record.label_text.encode("utf-8"))
+        context[NUM_FRAMES].int64_list.value.append(len(record.frames))
+        context[HEIGHT].int64_list.value.append(int(record.height))
+        context[WIDTH].int64_list.value.append(int(record.width))
+    except ValueError as error:
+        raise ValueError(f"video {record.video_id!r}: {error}") from error
     context[FPS].float_list.value.append(float(record.fps))
     frames = example.feature_lists.feature_list[IMAGE_ENCODED]
     for jpeg in record.frames:
         frames.feature.add().bytes_list.value.append(bytes(jpeg))
     return example.SerializeToString(deterministic=True)
+
+
+@functools.cache
+def sequence_example_class() -> type:
+    """``tensorflow.SequenceExample`` as a protobuf message class, without TensorFlow.
+
+    Built in a private descriptor pool from the fields of ``tensorflow/core/example/feature.proto``
+    and ``example.proto`` (same names, numbers and packing), so the wire format is TF's.
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    field = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="stm_keras/sequence_example.proto", package="tensorflow", syntax="proto3"
+    )
+
+    def message(name: str, *fields: tuple, parent: Any = None, oneof: str | None = None) -> Any:
+        """Adds message ``name`` with ``fields`` (name, type, label, type name) numbered 1..n."""
+        spec = (parent.nested_type if parent else proto.message_type).add(name=name)
+        if oneof:
+            spec.oneof_decl.add(name=oneof)
+        for number, (field_name, kind, label, type_name) in enumerate(fields, start=1):
+            added = spec.field.add(name=field_name, number=number, type=kind, label=label)
+            if type_name:
+                added.type_name = f".tensorflow.{type_name}"
+            if oneof:
+                added.oneof_index = 0
+        return spec
+
+    def string_map(container: str, field_name: str, value_type: str) -> None:
+        """``message container { map<string, value_type> field_name = 1; }``"""
+        entry = f"{container}Entry"
+        spec = message(container, (field_name, MESSAGE, REPEATED, f"{container}.{entry}"))
+        entry_spec = message(
+            entry,
+            ("key", field.TYPE_STRING, OPTIONAL, None),
+            ("value", MESSAGE, OPTIONAL, value_type),
+            parent=spec,
+        )
+        entry_spec.options.map_entry = True
+
+    REPEATED, OPTIONAL, MESSAGE = field.LABEL_REPEATED, field.LABEL_OPTIONAL, field.TYPE_MESSAGE
+    message("BytesList", ("value", field.TYPE_BYTES, REPEATED, None))
+    message("FloatList", ("value", field.TYPE_FLOAT, REPEATED, None)).field[0].options.packed = True
+    message("Int64List", ("value", field.TYPE_INT64, REPEATED, None)).field[0].options.packed = True
+    message(
+        "Feature",
+        ("bytes_list", MESSAGE, OPTIONAL, "BytesList"),
+        ("float_list", MESSAGE, OPTIONAL, "FloatList"),
+        ("int64_list", MESSAGE, OPTIONAL, "Int64List"),
+        oneof="kind",
+    )
+    string_map("Features", "feature", "Feature")
+    message("FeatureList", ("feature", MESSAGE, REPEATED, "Feature"))
+    string_map("FeatureLists", "feature_list", "FeatureList")
+    message(
+        "SequenceExample",
+        ("context", MESSAGE, OPTIONAL, "Features"),
+        ("feature_lists", MESSAGE, OPTIONAL, "FeatureLists"),
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.SequenceExample"))
 
 
 def decode(serialized: bytes) -> VideoRecord:
