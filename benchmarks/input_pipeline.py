@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -48,6 +49,14 @@ class InputBenchmark:
     def ratio(self) -> float:
         """Pipeline throughput over train-step throughput (> 1: the step is the bottleneck)."""
         return self.pipeline_clips_per_s / self.step_clips_per_s
+
+    def to_json(self) -> dict[str, float]:
+        """This configuration's figures, keys prefixed with its name (``demo_...``)."""
+        return {
+            f"{self.config}_pipeline_clips_per_s": self.pipeline_clips_per_s,
+            f"{self.config}_step_clips_per_s": self.step_clips_per_s,
+            f"{self.config}_pipeline_over_step": self.ratio,
+        }
 
     def format(self) -> str:
         """One report line."""
@@ -226,3 +235,28 @@ def measure_input_pipeline(
         )
         results.append(InputBenchmark(name, batch_size, pipeline, step))
     return results
+
+
+def figures(results: Sequence[InputBenchmark], **settings: Any) -> dict[str, Any]:
+    """The JSON of ``stm-keras bench input --output``: every configuration's figures (flat),
+    then ``settings``: the options given plus each configuration's model and clip shape.
+
+    Args:
+        results: what ``measure_input_pipeline`` returned.
+        **settings: the options it ran with (batch size, steps, ...).
+    """
+    out: dict[str, Any] = {}
+    for result in results:
+        out.update(result.to_json())
+    configs = {}
+    for result in results:
+        depth, width, frames, size, height, frame_width = CONFIGS[result.config]
+        configs[result.config] = {
+            "depth": depth,
+            "width_multiplier": width,
+            "frames": frames,
+            "image_size": size,
+            "stored_frame_size": [height, frame_width],
+        }
+    out["settings"] = {**settings, "configs": configs, "num_classes": NUM_CLASSES}
+    return out

@@ -1,5 +1,7 @@
 """`stm-keras bench input`: synthetic shards from the one synthetic generator, and the report."""
 
+import json
+import math
 import re
 
 import pytest
@@ -39,10 +41,28 @@ def test_unknown_configuration_is_refused_before_any_work():
         bench.measure_input_pipeline(("demo", "huge"))
 
 
-def test_cli_reports_pipeline_and_step_throughput():
+def test_cli_reports_pipeline_and_step_throughput(tmp_path):
+    output = tmp_path / "figures.json"
     options = ["--config", "demo", "--batch-size", "2", "--steps", "1", "--warmup", "0"]
-    result = CliRunner().invoke(app, ["bench", "input", *options])
+    result = CliRunner().invoke(app, ["bench", "input", *options, "--output", str(output)])
     assert result.exit_code == 0, result.output
+    assert f"figures: {output}" in result.output
+    figures = json.loads(output.read_text())
+    pipeline, step = figures["demo_pipeline_clips_per_s"], figures["demo_step_clips_per_s"]
+    assert math.isfinite(pipeline) and pipeline > 0 and math.isfinite(step) and step > 0
+    assert figures["demo_pipeline_over_step"] == pytest.approx(pipeline / step)
+    assert not any(key.startswith("paper_") for key in figures)
+    settings = figures["settings"]
+    assert (settings["batch_size"], settings["steps"], settings["warmup"]) == (2, 1, 0)
+    assert settings["configs"]["demo"]["image_size"] == 64 and settings["data_dir"] is None
+    assert figures["machine"]["cpu_count"] >= 1
+    assert set(figures["machine"]["versions"]) == {
+        "tensorflow",
+        "keras",
+        "apache_beam",
+        "av",
+        "jax",
+    }
     assert re.search(
         r"demo  \(ResNet18 x0\.25, T=8, 64px, batch 2\): pipeline +\d+\.\d clips/s, "
         r"train step +\d+\.\d clips/s, pipeline/step = \d+\.\d\d",

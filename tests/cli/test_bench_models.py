@@ -1,8 +1,9 @@
-"""`stm-keras bench flops` (table and JSON rows) and `bench step-time` on tiny models."""
+"""`stm-keras bench flops` (table, JSON rows) and `bench model` (alias `step-time`), tiny."""
 
 import json
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from stm_keras.cli.main import app
@@ -45,18 +46,70 @@ def test_flops_rejects_bad_values_as_usage_errors():
     assert result.exit_code == 2 and "--width-multiplier" in result.output
 
 
-def test_step_time_prints_the_ratio():
+MODEL_TINY = [*TINY, "--steps", "2", "--warmup", "1", "--num-classes", "3"]
+
+
+def _model_report(tmp_path, *args: str, command: str = "model") -> tuple[str, dict]:
+    output = tmp_path / "model.json"
     result = CliRunner().invoke(
-        app, ["bench", "step-time", *TINY, "--steps", "2", "--warmup", "1", "--num-classes", "3"]
+        app, ["bench", command, *MODEL_TINY, *args, "--output", str(output)]
     )
     assert result.exit_code == 0, result.output
-    assert "ResNet-18 x0.25, 2 frames of 32px, batch 1" in result.output
-    match = re.search(
-        r"STM (\d+\.\d) ms/step, TSN (\d+\.\d) ms/step, ratio STM/TSN (\d+\.\d{3})", result.output
+    return result.output, json.loads(output.read_text())
+
+
+def test_model_times_train_and_inference_of_both_and_writes_json(tmp_path):
+    output, report = _model_report(tmp_path, "--batch-size", "2", "--matmul-size", "256")
+    assert "ResNet-18 x0.25, 2 frames of 32px, batch 2, float32, XLA False, 1 device(s)" in output
+    assert set(report["train_clips_per_s"]) == set(report["infer_clips_per_s"]) == {"stm", "tsn"}
+    for mode in ("train", "infer"):
+        ms, clips = report[f"{mode}_ms"], report[f"{mode}_clips_per_s"]
+        for arch in ("stm", "tsn"):
+            # clips/s and ms/step are the same median, two ways.
+            assert clips[arch] == pytest.approx(2 * 1e3 / ms[arch])
+        assert report[f"ratio_{mode}"] == pytest.approx(ms["stm"] / ms["tsn"])
+        match = re.search(
+            rf"ratio STM/TSN: .*{'inference' if mode == 'infer' else 'train'} "
+            r"(\d+\.\d{3})",
+            output,
+        )
+        assert match and float(match.group(1)) == pytest.approx(report[f"ratio_{mode}"], abs=1e-3)
+    # FLOPs per clip are those `bench flops` counts; STM's exceed TSN's by the temporal modules.
+    backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, image_size=32)
+    expected = 2 * summarize(STMVideoClassifier(backbone, 3), 2, 32).multiply_adds
+    assert report["gflops_per_clip"]["stm"] * 1e9 == pytest.approx(expected)
+    assert report["gflops_per_clip"]["stm"] > report["gflops_per_clip"]["tsn"]
+    peak = report["matmul_peak_flops"]
+    assert peak > 0 and report["settings"]["matmul_size"] == 256
+    stm_infer = expected * 2 / (report["infer_ms"]["stm"] / 1e3)
+    assert report["peak_fraction"]["stm_infer"] == pytest.approx(stm_infer / peak)
+    assert set(report["peak_fraction"]) == {"stm_infer", "tsn_infer", "stm_train", "tsn_train"}
+    assert report["backend"] == "tensorflow" and "threads" in report["device"]
+    assert "mfu" not in report and report["machine"]["cpu_count"] >= 1
+
+
+def test_step_time_is_an_alias_and_peak_tflops_adds_mfu(tmp_path):
+    output, report = _model_report(
+        tmp_path, "--matmul-size", "128", "--peak-tflops", "2", command="step-time"
     )
-    assert match, result.output
-    stm, tsn, ratio = (float(group) for group in match.groups())
-    assert stm > 0 and tsn > 0 and ratio > 0
+    assert "MFU against 2 TFLOP/s" in output
+    for key, achieved in report["achieved_flops"].items():
+        assert report["mfu"][key] == pytest.approx(achieved / 2e12)
+
+
+def test_model_under_mirrored_strategy_on_logical_cpus(tmp_path):
+    output, report = _model_report(
+        tmp_path, "--batch-size", "2", "--cpu-replicas", "2", "--matmul-size", "128"
+    )
+    assert report["settings"]["replicas"] == 2 and "2 device(s)" in output
+    assert all(value > 0 for value in report["train_clips_per_s"].values())
+
+
+def test_model_rejects_contradicting_precision_options():
+    result = CliRunner().invoke(
+        app, ["bench", "model", "--mixed-precision", "--dtype-policy", "mixed_bfloat16"]
+    )
+    assert result.exit_code == 2 and "--mixed-precision" in result.output
 
 
 def test_flops_json_rows_for_both_archs_and_frame_counts(tmp_path):
