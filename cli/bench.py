@@ -447,3 +447,9 @@ def temporal(
         with open(output, "w", encoding="utf-8") as f:
             json.dump({**result.to_json(), "machine": machine_info()}, f, indent=2)
         click.echo(f"figures: {output}")
+
+
+if __name__ == "__main__":
+    # `python -m stm_keras.cli.bench model ...`: the benchmarks without the rest of the CLI,
+    # for hosts with Keras on JAX and no TensorFlow (the stm-keras command imports TF).
+    command()

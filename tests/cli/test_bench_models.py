@@ -1,7 +1,10 @@
 """`stm-keras bench flops` (table, JSON rows) and `bench model` (alias `step-time`), tiny."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -138,3 +141,28 @@ def test_flops_json_rows_for_both_archs_and_frame_counts(tmp_path):
 def test_flops_rejects_bad_frame_lists():
     result = CliRunner().invoke(app, ["bench", "flops", "--frames", "8,x"])
     assert result.exit_code == 2 and "--frames" in result.output
+
+
+def test_model_bench_runs_on_jax_without_tensorflow(tmp_path):
+    """`python -m stm_keras.cli.bench model` on a JAX-only GPU host (TensorFlow absent)."""
+    output = tmp_path / "jax.json"
+    script = (
+        "import runpy, sys\n"
+        "for blocked in ('tensorflow', 'tensorflow_text'):\n"
+        "    sys.modules[blocked] = None  # importing them now raises ModuleNotFoundError\n"
+        "sys.argv = ['bench', *sys.argv[1:]]\n"
+        "runpy.run_module('stm_keras.cli.bench', run_name='__main__')\n"
+    )
+    args = [*MODEL_TINY, "--jit-compile", "--matmul-size", "128", "--output", str(output)]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, "model", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert report["backend"] == "jax" and report["settings"]["jit_compile"] is True
+    assert all(value > 0 for value in report["infer_clips_per_s"].values())
