@@ -70,6 +70,13 @@ OWN_VIDEO_FLAGS = {
 )
 @click.option("--jpeg-quality", default=90, type=click.IntRange(1, 95), help="Re-encoded JPEGs.")
 @click.option(
+    "--decode-threads",
+    default=0,
+    type=click.IntRange(min=0),
+    help="FFmpeg threads per video being decoded; 0: FFmpeg's choice. With several Beam "
+    "workers on few cores, 1 avoids oversubscribing them. [default: 0]",
+)
+@click.option(
     "--num-shards",
     default=None,
     type=click.IntRange(min=1),
@@ -134,6 +141,7 @@ def command(
     short_side: int,
     max_frames: int | None,
     jpeg_quality: int,
+    decode_threads: int,
     num_shards: int | None,
     max_failure_fraction: float,
     overwrite: bool,
@@ -206,7 +214,7 @@ def command(
         output_dir=output_dir,
         splits=tuple(s.strip() for s in splits.split(",") if s.strip()) if splits else None,
         split_id=split_id,
-        frames=FrameOptions(short_side, max_frames, jpeg_quality),
+        frames=FrameOptions(short_side, max_frames, jpeg_quality, decode_threads),
         num_shards=num_shards,
         max_failure_fraction=max_failure_fraction,
         overwrite=overwrite,

@@ -177,3 +177,25 @@ def test_non_empty_output_dir_needs_overwrite(raw_jester, tmp_path):
     result = _preprocess(*args, "--splits", "test", "--overwrite", IN_MEMORY)
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "old.tfrecord").exists()
+
+
+def test_decode_threads_change_nothing_in_the_output(raw_folders, tmp_path):
+    """One FFmpeg thread per video (for many workers on few cores) decodes the same frames."""
+    outputs = {}
+    for threads in ("0", "1"):
+        out = tmp_path / f"threads{threads}"
+        result = _preprocess(
+            "--dataset", "folders", "--data-dir", raw_folders, "--output-dir", out,
+            "--decode-threads", threads, "--max-failure-fraction", "1", IN_MEMORY,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        outputs[threads] = {
+            name: (out / name).read_bytes()
+            for name in sorted(os.listdir(out))
+            if ".tfrecord" in name
+        }
+    assert outputs["0"] and outputs["0"] == outputs["1"]
+    result = _preprocess(
+        "--dataset", "folders", "--data-dir", raw_folders, "--decode-threads", "-1"
+    )
+    assert result.exit_code == USAGE_ERROR_EXIT and "--decode-threads" in result.output
