@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from stm_keras.recipes import load_recipe
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "stm": {},
     "tsn": {"use_cstm": False, "use_cmm": False},
@@ -43,9 +45,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
 # reversals apart, and each module alone above TSN.
 STM_AT_LEAST = 0.95
 TSN_AT_MOST = 0.60
-# The network of the cpu-demo recipe (stm_keras/recipes/cpu-demo.json).
-NETWORK = {"depth": 18, "width_multiplier": 0.25}
-FRAMES, IMAGE_SIZE = 8, 64
+# The network of the cpu-demo recipe (stm_keras/recipes/cpu-demo.json), read from it.
+_DEMO = load_recipe("cpu-demo").options
+NETWORK = {"depth": _DEMO["depth"], "width_multiplier": _DEMO["width_multiplier"]}
+FRAMES, IMAGE_SIZE = _DEMO["frames"], _DEMO["image_size"]
 CLASSES = 4  # Swiping Left, Right, Up, Down
 
 
