@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+from keras import ops
 
 BATCH_NORM_EPSILON = 1.001e-5  # keras.applications' ResNet value, so ImageNet features match
 BATCH_NORM_MOMENTUM = 0.9  # PyTorch's 0.1, as the authors trained
@@ -15,6 +16,17 @@ def conv_initializer() -> keras.initializers.Initializer:
     return keras.initializers.VarianceScaling(
         scale=2.0, mode="fan_out", distribution="untruncated_normal"
     )
+
+
+def pointwise_matmul(layer: keras.layers.Conv2D, inputs):
+    """Runs a built, bias-free, stride-1 1x1 ``Conv2D`` as a matmul over the channels.
+
+    Same result as ``layer(inputs)`` (``inputs`` already in the layer's compute dtype). Under
+    XLA on a GPU a conv with few input or output channels (CMM's C -> C/16 -> C) runs as a
+    padded cuDNN convolution; a matmul is cheaper there.
+    """
+    kernel = ops.cast(layer.kernel, inputs.dtype)
+    return ops.matmul(inputs, kernel[0, 0])
 
 
 def conv2d(

@@ -85,3 +85,35 @@ def test_xla_path_matches_the_convolutions():
 def test_rejects_bad_stride():
     with pytest.raises(ValueError, match="strides"):
         CMM(FRAMES, strides=3)
+
+
+def test_xla_path_runs_the_pointwise_convs_as_matmuls_with_the_same_gradients():
+    # Under XLA, CMM's 1x1 convs (C -> C/r -> filters) are matmuls: on a GPU a conv with so
+    # few channels runs padded in cuDNN. Same function, same gradients, and no Conv2D left.
+    x = tf.constant(_features(seed=4))
+    layer = CMM(FRAMES, filters=12, reduction=2)
+    layer.build(x.shape)
+
+    def loss_and_grads(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.sin(layer(inputs, training=True)))
+        return loss, tape.gradient(loss, [inputs, *layer.trainable_variables])
+
+    compiled = tf.function(loss_and_grads, jit_compile=True)
+    want_loss, want_grads = loss_and_grads(x)
+    got_loss, got_grads = compiled(x)
+    np.testing.assert_allclose(got_loss, want_loss, rtol=1e-4)
+    for got, want in zip(got_grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+    ops = {op.type for op in compiled.get_concrete_function(x).graph.get_operations()}
+    assert not ops & {"Conv2D", "DepthwiseConv2dNative"}, ops
+
+
+def test_pointwise_matmul_is_the_layers_conv():
+    from stm_keras.layers.conv_bn import conv2d, pointwise_matmul
+
+    x = _features(seed=5)
+    conv = conv2d(7, 1, "pointwise")
+    want = conv(x)
+    np.testing.assert_allclose(pointwise_matmul(conv, tf.constant(x)), want, atol=1e-5)
