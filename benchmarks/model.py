@@ -16,11 +16,12 @@ figure), also gives MFU against it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -48,6 +49,9 @@ class ModelBench:
     device: str
     backend: str
     settings: dict[str, Any]
+    # From the profiler trace (``trace_dir``), per ``{arch}_{mode}``: first kernel start to last
+    # kernel end on the accelerator, host work excluded. Empty without a trace or accelerator.
+    device_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def batch_size(self) -> int:
@@ -63,6 +67,16 @@ class ModelBench:
     def ratio_infer(self) -> float:
         """STM's inference time over TSN's."""
         return self.infer_seconds["stm"] / self.infer_seconds["tsn"]
+
+    def device_ratios(self) -> dict[str, float]:
+        """``device_ratio_{train,infer}``: STM over TSN in accelerator time, where traced."""
+        ratios = {}
+        for mode in ("train", "infer"):
+            stm = self.device_seconds.get(f"stm_{mode}")
+            tsn = self.device_seconds.get(f"tsn_{mode}")
+            if stm and tsn:
+                ratios[f"device_ratio_{mode}"] = stm / tsn
+        return ratios
 
     def achieved_flops(self) -> dict[str, float]:
         """FLOP/s of ``{stm,tsn}_{infer,train}``."""
@@ -92,6 +106,9 @@ class ModelBench:
             "steps": self.steps,
             "settings": self.settings,
         }
+        if self.device_seconds:
+            report["device_ms"] = {k: 1e3 * v for k, v in self.device_seconds.items()}
+            report.update(self.device_ratios())
         peak_tflops = self.settings.get("peak_tflops")
         if peak_tflops:
             report["mfu"] = {k: v / (peak_tflops * 1e12) for k, v in achieved.items()}
@@ -121,6 +138,12 @@ class ModelBench:
             f"ratio STM/TSN: train {self.ratio_train:.3f}, inference {self.ratio_infer:.3f}; "
             f"matmul peak {peak / 1e12:.3f} TFLOP/s ({s['matmul_size']}^2, same dtype, same run)"
         )
+        if self.device_seconds:
+            traced = ", ".join(
+                f"{k} {1e3 * v:.2f} ms" for k, v in sorted(self.device_seconds.items())
+            )
+            ratios = ", ".join(f"{k} {v:.3f}" for k, v in self.device_ratios().items())
+            lines.append(f"accelerator time of one traced step: {traced}; {ratios}")
         if s.get("peak_tflops"):
             mfu = ", ".join(f"{k} {v / (s['peak_tflops'] * 1e12):.1%}" for k, v in achieved.items())
             lines.append(f"MFU against {s['peak_tflops']:g} TFLOP/s: {mfu}")
@@ -129,6 +152,107 @@ class ModelBench:
 
 def _compute_dtype(policy: str) -> str:
     return {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(policy, "float32")
+
+
+class ModelSteps:
+    """Runs one compiled model's train steps and inference calls, each waited for.
+
+    On the JAX backend with XLA (``carry_state``), the first call of each kind goes through
+    ``train_on_batch`` / ``predict_on_batch`` (which build and compile), and later calls run
+    Keras's own compiled step functions on a state kept on the device, as ``fit`` and
+    ``predict`` do between batches: ``*_on_batch`` would also move every variable into and out
+    of the Keras objects on the host per call, milliseconds for a ResNet-50 and more for the
+    model with more variables. Elsewhere every call is ``*_on_batch``. ``close()`` writes the
+    kept state back into the model.
+    """
+
+    def __init__(self, model: keras.Model, clips, labels, carry_state: bool) -> None:
+        self.model = model
+        self.clips, self.labels = clips, labels
+        self.carries_state = carry_state and keras.backend.backend() == "jax"
+        self._state: tuple | None = None
+        self._mode: str | None = None
+
+    def train(self) -> None:
+        """One train step on the batch."""
+        self._run("train")
+
+    def infer(self) -> None:
+        """One inference call on the batch."""
+        self._run("infer")
+
+    def _run(self, mode: str) -> None:
+        if not self.carries_state or self._mode != mode:
+            self.close()
+            if mode == "train":
+                self.model.train_on_batch(self.clips, self.labels)  # waits: returns the loss
+            else:
+                self.model.predict_on_batch(self.clips)  # waits: returns NumPy
+            if self.carries_state:
+                self._mode, self._state = mode, self._variables_state(mode)
+            return
+        import jax
+
+        if mode == "train":
+            data = (self.clips, self.labels, None)
+            outputs, self._state = self.model.train_function(self._state, iter([data]))
+        else:
+            outputs, self._state = self.model.predict_function(self._state, iter([(self.clips,)]))
+        jax.block_until_ready(outputs)
+
+    def _variable_lists(self, mode: str) -> list[list]:
+        model = self.model
+        lists = [model.trainable_variables, model.non_trainable_variables]
+        if mode == "train":
+            lists += [model.optimizer.variables, model.metrics_variables]
+        return lists
+
+    def _variables_state(self, mode: str) -> tuple:
+        # The layout Keras's JAX trainer passes its step functions.
+        return tuple([v.value for v in variables] for variables in self._variable_lists(mode))
+
+    def close(self) -> None:
+        """Writes the state kept on the device back into the model's variables."""
+        if self._state is not None:
+            lists = self._variable_lists(self._mode)
+            for variables, values in zip(lists, self._state, strict=True):
+                for variable, value in zip(variables, values, strict=True):
+                    variable.assign(value)
+        self._state, self._mode = None, None
+
+
+def device_step_seconds(log_dir: str) -> float | None:
+    """Accelerator time of the one step traced into ``log_dir``, or None without a device plane.
+
+    Reads the Chrome-format ``*.trace.json.gz`` the profiler writes beside its XPlane files and
+    returns the time from the first kernel's start to the last one's end on the devices named
+    ``/device:GPU:*`` or ``/device:TPU:*`` (copies included), so host work before and after
+    the step is left out.
+    """
+    import glob
+    import gzip
+    import json
+
+    paths = sorted(glob.glob(os.path.join(log_dir, "plugins", "profile", "*", "*.trace.json.gz")))
+    if not paths:
+        return None
+    with gzip.open(paths[-1], "rt", encoding="utf-8") as f:
+        events = json.load(f).get("traceEvents", [])
+    devices = {
+        event["pid"]
+        for event in events
+        if event.get("ph") == "M"
+        and event.get("name") == "process_name"
+        and str(event.get("args", {}).get("name", "")).startswith(("/device:GPU", "/device:TPU"))
+    }
+    spans = [
+        (float(event["ts"]), float(event["ts"]) + float(event.get("dur", 0)))
+        for event in events
+        if event.get("ph") == "X" and event.get("pid") in devices
+    ]
+    if not spans:
+        return None
+    return (max(end for _, end in spans) - min(start for start, _ in spans)) / 1e6
 
 
 def matmul_timer(size: int, dtype: str) -> Callable[[], float]:
@@ -168,6 +292,28 @@ def matmul_timer(size: int, dtype: str) -> Callable[[], float]:
 
     timed()  # trace / compile
     return timed
+
+
+@contextlib.contextmanager
+def profiler_trace(log_dir: str) -> Iterator[None]:
+    """Records the backend's profiler trace of the enclosed steps into ``log_dir``."""
+    backend = keras.backend.backend()
+    os.makedirs(log_dir, exist_ok=True)
+    if backend == "jax":
+        import jax
+
+        with jax.profiler.trace(log_dir):
+            yield
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.profiler.experimental.start(log_dir)
+        try:
+            yield
+        finally:
+            tf.profiler.experimental.stop()
+    else:
+        raise ValueError(f"bench model traces the tensorflow and jax backends, not {backend}")
 
 
 def device_name() -> tuple[str, bool]:
@@ -216,6 +362,7 @@ def measure_model(
     cpu_replicas: int = 0,
     matmul_size: int | None = None,
     peak_tflops: float | None = None,
+    trace_dir: str | None = None,
 ) -> ModelBench:
     """Times train steps and inference of STM- and TSN-ResNet on the same batch, interleaved.
 
@@ -236,6 +383,10 @@ def measure_model(
         matmul_size: int or None. Side of the peak matmul; None: 2048 on a CPU, 8192 on an
             accelerator. Defaults to None.
         peak_tflops: float or None. The device's dense peak for MFU. Defaults to None.
+        trace_dir: str or None. After the timed steps, write a profiler trace (TensorBoard's
+            ``plugins/profile`` layout) of one train step and one inference call of each model
+            under ``trace_dir/{stm,tsn}/{train,infer}``; on an accelerator their device time
+            goes into ``device_seconds``. Defaults to None.
 
     Returns:
         A ``ModelBench``.
@@ -293,12 +444,19 @@ def measure_model(
     rng = np.random.default_rng(0)
     clips = rng.normal(size=(batch_size, frames, image_size, image_size, 3)).astype("float32")
     labels = rng.integers(0, num_classes, size=(batch_size,))
+    # On the device once: the steps time the models, not a host-to-device copy of the batch.
+    clips, labels = keras.ops.convert_to_tensor(clips), keras.ops.convert_to_tensor(labels)
+
+    runners = {
+        arch: ModelSteps(model, clips, labels, carry_state=jit_compile)
+        for arch, model in models.items()
+    }
 
     def train(arch: str) -> None:
-        models[arch].train_on_batch(clips, labels)  # returns the loss: waits for the step
+        runners[arch].train()
 
     def infer(arch: str) -> None:
-        models[arch].predict_on_batch(clips)  # returns NumPy: waits for the step
+        runners[arch].infer()
 
     matmul = matmul_timer(matmul_size, _compute_dtype(dtype_policy))
     seconds: dict[str, list[float]] = {
@@ -315,6 +473,19 @@ def measure_model(
                 run(arch)
                 seconds[f"{arch}_{mode}"].append(time.perf_counter() - start)
             matmul_seconds.append(matmul())
+    device_seconds: dict[str, float] = {}
+    if trace_dir:
+        for arch in ARCHS:
+            for mode, run in (("train", train), ("infer", infer)):
+                log_dir = os.path.join(trace_dir, arch, mode)
+                with profiler_trace(log_dir):
+                    run(arch)
+                busy = device_step_seconds(log_dir)
+                if busy is not None:
+                    device_seconds[f"{arch}_{mode}"] = busy
+    for runner in runners.values():
+        runner.close()
+    settings["timing"] = "carried state" if runners["stm"].carries_state else "on_batch"
     matmul_flops = 2.0 * matmul_size**3 / statistics.median(matmul_seconds)
     median = {key: statistics.median(values) for key, values in seconds.items()}
     return ModelBench(
@@ -326,6 +497,7 @@ def measure_model(
         device=device,
         backend=backend,
         settings=settings,
+        device_seconds=device_seconds,
     )
 
 

@@ -143,6 +143,13 @@ def flops(
     help="The device's dense datasheet peak (e.g. 989 for an H100/H200 in bf16): adds MFU.",
 )
 @click.option(
+    "--trace-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write a profiler trace (TensorBoard's profile plugin reads it) of one train "
+    "step and one inference call of each model, after the timed steps, into DIR/stm and DIR/tsn.",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False),
     help='Also write {"train_clips_per_s", "infer_clips_per_s", "ratio_train", "ratio_infer", '

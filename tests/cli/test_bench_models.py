@@ -162,7 +162,9 @@ def test_model_bench_runs_on_jax_without_tensorflow(tmp_path):
         "sys.argv = ['bench', *sys.argv[1:]]\n"
         "runpy.run_module('stm_keras.cli.bench', run_name='__main__')\n"
     )
+    traces = tmp_path / "traces"
     args = [*MODEL_TINY, "--jit-compile", "--matmul-size", "128", "--output", str(output)]
+    args += ["--trace-dir", str(traces)]
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run(
         [sys.executable, "-c", script, "model", *args],
@@ -175,3 +177,85 @@ def test_model_bench_runs_on_jax_without_tensorflow(tmp_path):
     report = json.loads(output.read_text())
     assert report["backend"] == "jax" and report["settings"]["jit_compile"] is True
     assert all(value > 0 for value in report["infer_clips_per_s"].values())
+    # Steps after the first run on state kept on the device (ModelSteps); one traced step of
+    # each kind per model; a CPU has no accelerator plane, so no device times.
+    assert report["settings"]["timing"] == "carried state"
+    for arch in ("stm", "tsn"):
+        for mode in ("train", "infer"):
+            assert list((traces / arch / mode).glob("plugins/profile/*/*.trace.json.gz"))
+    assert "device_ms" not in report
+
+
+def test_model_steps_on_kept_state_train_as_train_on_batch_does(tmp_path):
+    """ModelSteps (JAX, XLA): steps on device-kept state leave the weights train_on_batch does."""
+    script = """
+import numpy as np, keras
+from stm_keras.benchmarks.model import ModelSteps, _compiled
+from stm_keras.models import STMBackbone, STMVideoClassifier
+
+def model():
+    keras.utils.set_random_seed(1)
+    backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, image_size=32)
+    return _compiled(STMVideoClassifier(backbone, 3), jit_compile=True)
+
+rng = np.random.default_rng(0)
+clips = keras.ops.convert_to_tensor(rng.normal(size=(2, 2, 32, 32, 3)).astype("float32"))
+labels = keras.ops.convert_to_tensor(np.array([0, 2]))
+kept, plain = model(), model()
+steps = ModelSteps(kept, clips, labels, carry_state=True)
+assert steps.carries_state
+for _ in range(3):
+    steps.train()
+    plain.train_on_batch(clips, labels)
+steps.infer()  # switching kinds writes the trained state back first
+steps.close()
+for a, b in zip(kept.weights, plain.weights, strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+moved = [not np.allclose(np.asarray(a), np.asarray(b)) for a, b in zip(kept.weights, model().weights)]
+assert sum(moved) > 10, sum(moved)
+np.testing.assert_allclose(kept.predict_on_batch(clips), plain.predict_on_batch(clips), atol=1e-5)
+print("ok")
+"""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
+
+
+def _write_trace(log_dir, events) -> None:
+    import gzip
+
+    run = log_dir / "plugins" / "profile" / "2026_11_27_12_00_00"
+    run.mkdir(parents=True)
+    with gzip.open(run / "host.trace.json.gz", "wt", encoding="utf-8") as f:
+        json.dump({"traceEvents": events}, f)
+
+
+def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
+    from stm_keras.benchmarks.model import device_step_seconds
+
+    def process(pid, name):
+        return {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": name}}
+
+    def kernel(pid, ts, dur):
+        return {"ph": "X", "pid": pid, "tid": 1, "ts": ts, "dur": dur, "name": "k"}
+
+    gpu = tmp_path / "gpu"
+    _write_trace(
+        gpu,
+        [
+            process(1, "/device:GPU:0"),
+            process(7, "/host:CPU"),
+            kernel(7, 0.0, 50_000.0),  # host work before the step: not counted
+            kernel(1, 60_000.0, 1_000.0),
+            kernel(1, 62_000.0, 500.0),
+            kernel(1, 61_000.0, 4_000.0),  # the last to end: 65 ms
+            kernel(7, 70_000.0, 9_000.0),  # host work after it
+        ],
+    )
+    assert device_step_seconds(str(gpu)) == pytest.approx(0.005)
+    cpu = tmp_path / "cpu"
+    _write_trace(cpu, [process(7, "/host:CPU"), kernel(7, 0.0, 10.0)])
+    assert device_step_seconds(str(cpu)) is None
+    assert device_step_seconds(str(tmp_path / "none")) is None
