@@ -146,8 +146,9 @@ def flops(
     "--trace-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Also write a profiler trace (TensorBoard's profile plugin reads it) of one train "
-    "step and one inference call of each model, after the timed steps, into DIR/stm and DIR/tsn.",
+    help="After the timed steps, trace one train step and one inference call of each model "
+    "into DIR/{stm,tsn}/{train,infer} (TensorBoard's profile plugin reads them); on a GPU, "
+    "also report their accelerator time.",
 )
 @click.option(
     "--output",
