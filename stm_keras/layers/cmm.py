@@ -27,10 +27,6 @@ def depthwise_conv3x3_by_slices(inputs, kernel):
     return out
 
 
-def _call(layer: keras.layers.Layer, inputs):
-    return layer(inputs)
-
-
 @keras.saving.register_keras_serializable(package="stm_keras")
 class CMM(keras.layers.Layer):
     """Channel-wise motion module on frame-batched ``[N*T, H, W, C]`` features.
@@ -44,10 +40,10 @@ class CMM(keras.layers.Layer):
     For every ``t < T-1``: ``motion[t] = depthwise(r[t+1]) - r[t]`` with ``r`` the reduced
     features; ``motion[T-1] = 0``. As in the authors' code there is no BN after the expand conv,
     and with ``strides=2`` the output is max-pooled 2x2 (``"same"`` padding, so odd sizes round
-    up exactly as a padded stride-2 3x3 conv does) to add onto a strided CSTM path. Under XLA
-    the depthwise 3x3 and the frame shift run as fused shifted slices (see
-    ``depthwise_conv3x3_by_slices``) and the two 1x1 convs as matmuls (``pointwise_matmul``):
-    the same function with the same weights.
+    up exactly as a padded stride-2 3x3 conv does) to add onto a strided CSTM path. The two 1x1
+    convs run as matmuls over the channels (``pointwise_matmul``), and under XLA the depthwise
+    3x3 and the frame shift run as fused shifted slices (``depthwise_conv3x3_by_slices``): the
+    same function with the same weights.
 
     Args:
         num_segments: int. Frames per clip ``T``.
@@ -103,10 +99,8 @@ class CMM(keras.layers.Layer):
             )
 
     def call(self, inputs, training=None):
-        xla = compiled_by_xla()
-        reduce_conv = pointwise_matmul if xla else _call
-        reduced = self.reduce_bn(reduce_conv(self.reduce_conv, inputs), training=training)
-        if xla:
+        reduced = self.reduce_bn(pointwise_matmul(self.reduce_conv, inputs), training=training)
+        if compiled_by_xla():
             kernel = ops.cast(self.motion_conv.kernel, reduced.dtype)
             filtered = depthwise_conv3x3_by_slices(reduced, kernel)
         else:
@@ -125,7 +119,7 @@ class CMM(keras.layers.Layer):
             following - reduced, (-1, self.num_segments, shape[1] * shape[2], channels)
         )
         motion = ops.reshape(motion * has_next, shape)
-        out = (pointwise_matmul if xla else _call)(self.expand_conv, motion)
+        out = pointwise_matmul(self.expand_conv, motion)
         if self.pool is not None:
             out = self.pool(out)
         return out

@@ -21,9 +21,10 @@ def conv_initializer() -> keras.initializers.Initializer:
 def pointwise_matmul(layer: keras.layers.Conv2D, inputs):
     """Runs a built, bias-free, stride-1 1x1 ``Conv2D`` as a matmul over the channels.
 
-    Same result as ``layer(inputs)`` (``inputs`` already in the layer's compute dtype). Under
-    XLA on a GPU a conv with few input or output channels (CMM's C -> C/16 -> C) runs as a
-    padded cuDNN convolution; a matmul is cheaper there.
+    Same result as ``layer(inputs)`` (``inputs`` already in the layer's compute dtype). For a
+    conv with few input or output channels (CMM's C -> C/16 -> C) a matmul is cheaper: XLA on a
+    GPU runs such a conv as a padded cuDNN convolution, and oneDNN's CPU convolution gradients
+    cost more than a matmul's.
     """
     kernel = ops.cast(layer.kernel, inputs.dtype)
     return ops.matmul(inputs, kernel[0, 0])

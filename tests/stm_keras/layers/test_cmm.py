@@ -88,8 +88,9 @@ def test_rejects_bad_stride():
 
 
 def test_xla_path_runs_the_pointwise_convs_as_matmuls_with_the_same_gradients():
-    # Under XLA, CMM's 1x1 convs (C -> C/r -> filters) are matmuls: on a GPU a conv with so
-    # few channels runs padded in cuDNN. Same function, same gradients, and no Conv2D left.
+    # CMM's 1x1 convs (C -> C/r -> filters) are matmuls (on a GPU, XLA runs a conv with so few
+    # channels padded in cuDNN). Under XLA the depthwise 3x3 is slices too: same function, same
+    # gradients as the conv layers outside XLA, and no convolution left in the graph.
     x = tf.constant(_features(seed=4))
     layer = CMM(FRAMES, filters=12, reduction=2)
     layer.build(x.shape)
@@ -108,6 +109,12 @@ def test_xla_path_runs_the_pointwise_convs_as_matmuls_with_the_same_gradients():
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
     ops = {op.type for op in compiled.get_concrete_function(x).graph.get_operations()}
     assert not ops & {"Conv2D", "DepthwiseConv2dNative"}, ops
+    # Outside XLA the depthwise convs stay (TF's CPU slices are slower), the 1x1s do not.
+    ops = {
+        op.type
+        for op in tf.function(loss_and_grads).get_concrete_function(x).graph.get_operations()
+    }
+    assert "DepthwiseConv2dNative" in ops and "Conv2D" not in ops, ops
 
 
 def test_pointwise_matmul_is_the_layers_conv():
