@@ -6,7 +6,7 @@ step (forward + gradients of the weights and the input) for
 
 - ``tsn``, ``cstm_only``, ``cmm_only``, ``stm``: the real ``STMBlock`` layer;
 - ``v_*``: the same weights run by ``variant_forward`` below with one implementation choice
-  changed (same function, other ops): CMM's 1x1 convs as convs (they are matmuls under XLA),
+  changed (same function, other ops): CMM's 1x1 convs as convs (the layer runs them as matmuls),
   CMM's frame shift by slicing, the block's own 1x1 convs as matmuls, CMM's expand conv
   folded into the block's last 1x1 conv. ``v_same`` rewrites the layer's own choices and
   checks the rewrite.
