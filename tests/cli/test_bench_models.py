@@ -202,6 +202,7 @@ rng = np.random.default_rng(0)
 clips = keras.ops.convert_to_tensor(rng.normal(size=(2, 2, 32, 32, 3)).astype("float32"))
 labels = keras.ops.convert_to_tensor(np.array([0, 2]))
 kept, plain = model(), model()
+untrained = [np.asarray(w) for w in kept.weights]
 steps = ModelSteps(kept, clips, labels, carry_state=True)
 assert steps.carries_state
 for _ in range(3):
@@ -211,10 +212,8 @@ steps.infer()  # switching kinds writes the trained state back first
 steps.close()
 for a, b in zip(kept.weights, plain.weights, strict=True):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-untrained = model().weights
-moved = [not np.allclose(np.asarray(a), np.asarray(b)) for a, b in zip(kept.weights, untrained)]
+moved = [not np.allclose(np.asarray(a), b) for a, b in zip(kept.weights, untrained)]
 assert sum(moved) > 10, sum(moved)
-np.testing.assert_allclose(kept.predict_on_batch(clips), plain.predict_on_batch(clips), atol=1e-5)
 print("ok")
 """
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
