@@ -259,3 +259,31 @@ def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
     _write_trace(cpu, [process(7, "/host:CPU"), kernel(7, 0.0, 10.0)])
     assert device_step_seconds(str(cpu)) is None
     assert device_step_seconds(str(tmp_path / "none")) is None
+
+
+def test_traced_device_times_go_into_the_report_and_the_table():
+    from stm_keras.benchmarks.model import ModelBench
+
+    settings = {"depth": 50, "width_multiplier": 1.0, "frames": 8, "image_size": 224}
+    settings.update(batch_size=16, dtype_policy="mixed_bfloat16", jit_compile=True)
+    settings.update(replicas=1, matmul_size=8192, peak_tflops=None)
+    bench = ModelBench(
+        train_seconds={"stm": 0.040, "tsn": 0.032},
+        infer_seconds={"stm": 0.016, "tsn": 0.012},
+        flops_per_clip={"stm": 66e9, "tsn": 65e9},
+        matmul_peak_flops=5e14,
+        steps=10,
+        device="NVIDIA H200 x1",
+        backend="jax",
+        settings=settings,
+        device_seconds={"stm_train": 0.0264, "tsn_train": 0.0220, "stm_infer": 0.0062},
+    )
+    report = bench.to_json()
+    assert report["device_ms"] == pytest.approx(
+        {"stm_train": 26.4, "tsn_train": 22.0, "stm_infer": 6.2}
+    )
+    assert report["device_ratio_train"] == pytest.approx(1.2)
+    assert "device_ratio_infer" not in report  # TSN's inference was not traced
+    assert "accelerator time of one traced step: stm_infer 6.20 ms" in bench.format()
+    assert "device_ratio_train 1.200" in bench.format()
+    assert "device_ms" not in ModelBench(**{**bench.__dict__, "device_seconds": {}}).to_json()
