@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
+import gzip
+import json
 import os
 import statistics
 import time
@@ -221,38 +224,68 @@ class ModelSteps:
         self._state, self._mode = None, None
 
 
+# Profiler planes of accelerators (XPlane names, also the trace JSON's process names).
+DEVICE_PLANES = ("/device:GPU", "/device:TPU")
+
+
 def device_step_seconds(log_dir: str) -> float | None:
     """Accelerator time of the one step traced into ``log_dir``, or None without a device plane.
 
-    Reads the Chrome-format ``*.trace.json.gz`` the profiler writes beside its XPlane files and
-    returns the time from the first kernel's start to the last one's end on the devices named
-    ``/device:GPU:*`` or ``/device:TPU:*`` (copies included), so host work before and after
-    the step is left out.
+    The time from the first event's start to the last one's end on the accelerators' planes
+    (kernels and copies), so host work before and after the step is left out. Reads the
+    Chrome-format ``*.trace.json.gz`` JAX's profiler writes, or else the ``*.xplane.pb``
+    TensorFlow's writes (which needs TensorFlow's protobuf classes to parse).
     """
-    import glob
-    import gzip
-    import json
-
-    paths = sorted(glob.glob(os.path.join(log_dir, "plugins", "profile", "*", "*.trace.json.gz")))
-    if not paths:
+    runs = sorted(glob.glob(os.path.join(log_dir, "plugins", "profile", "*")))
+    if not runs:
         return None
-    with gzip.open(paths[-1], "rt", encoding="utf-8") as f:
+    traces = sorted(glob.glob(os.path.join(runs[-1], "*.trace.json.gz")))
+    if traces:
+        spans = _trace_json_spans(traces[-1])
+    else:
+        planes = sorted(glob.glob(os.path.join(runs[-1], "*.xplane.pb")))
+        spans = _xplane_spans(planes[-1]) if planes else []
+    if not spans:
+        return None
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+def _trace_json_spans(path: str) -> list[tuple[float, float]]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
         events = json.load(f).get("traceEvents", [])
     devices = {
         event["pid"]
         for event in events
         if event.get("ph") == "M"
         and event.get("name") == "process_name"
-        and str(event.get("args", {}).get("name", "")).startswith(("/device:GPU", "/device:TPU"))
+        and str(event.get("args", {}).get("name", "")).startswith(DEVICE_PLANES)
     }
-    spans = [
-        (float(event["ts"]), float(event["ts"]) + float(event.get("dur", 0)))
+    return [  # microseconds -> seconds
+        (float(event["ts"]) / 1e6, (float(event["ts"]) + float(event.get("dur", 0))) / 1e6)
         for event in events
         if event.get("ph") == "X" and event.get("pid") in devices
     ]
-    if not spans:
-        return None
-    return (max(end for _, end in spans) - min(start for start, _ in spans)) / 1e6
+
+
+def _xplane_spans(path: str) -> list[tuple[float, float]]:
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError:
+        return []
+    space = xplane_pb2.XSpace()
+    with open(path, "rb") as f:
+        space.ParseFromString(f.read())
+    spans = []
+    for plane in space.planes:
+        if not plane.name.startswith(DEVICE_PLANES):
+            continue
+        for line in plane.lines:
+            for event in line.events:
+                if event.WhichOneof("data") != "offset_ps":
+                    continue  # an aggregate, not a timed event
+                start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
+                spans.append((start, start + event.duration_ps * 1e-12))
+    return spans
 
 
 def matmul_timer(size: int, dtype: str) -> Callable[[], float]:

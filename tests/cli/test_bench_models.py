@@ -261,6 +261,30 @@ def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
     assert device_step_seconds(str(tmp_path / "none")) is None
 
 
+def test_device_step_seconds_reads_tensorflows_xplane_when_there_is_no_trace_json(tmp_path):
+    # TensorFlow's profiler writes only the XPlane protobuf.
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    from stm_keras.benchmarks.model import device_step_seconds
+
+    space = xplane_pb2.XSpace()
+    host = space.planes.add(name="/host:CPU").lines.add(name="tf_Compute", timestamp_ns=0)
+    host.events.add(offset_ps=0, duration_ps=10**12)  # a second of host work: not counted
+    gpu = space.planes.add(name="/device:GPU:0")
+    stream = gpu.lines.add(name="Stream #14", timestamp_ns=2_000_000)  # starts at 2 ms
+    stream.events.add(offset_ps=1_000_000_000, duration_ps=500_000_000)  # 3 ms to 3.5 ms
+    stream.events.add(offset_ps=4_000_000_000, duration_ps=2_000_000_000)  # 6 ms to 8 ms
+    stream.events.add(num_occurrences=7, duration_ps=10**13)  # an aggregate, not timed
+    run = tmp_path / "plugins" / "profile" / "2026_11_27_12_00_00"
+    run.mkdir(parents=True)
+    (run / "host.xplane.pb").write_bytes(space.SerializeToString())
+    assert device_step_seconds(str(tmp_path)) == pytest.approx(0.005)
+    (run / "host.xplane.pb").write_bytes(
+        xplane_pb2.XSpace(planes=[space.planes[0]]).SerializeToString()
+    )
+    assert device_step_seconds(str(tmp_path)) is None
+
+
 def test_traced_device_times_go_into_the_report_and_the_table():
     from stm_keras.benchmarks.model import ModelBench
 
