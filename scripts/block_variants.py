@@ -30,8 +30,7 @@ import numpy as np
 from keras import ops
 
 from stm_keras.layers import STMBlock
-from stm_keras.layers.channelwise_temporal_conv import temporal_convolution
-from stm_keras.layers.cmm import depthwise_conv3x3_by_slices
+from stm_keras.layers.cmm import depthwise_conv3x3_by_slices, next_frame_motion
 from stm_keras.layers.conv_bn import pointwise_matmul
 
 # ResNet-50 stages: (bottleneck width, spatial side at 224 px).
@@ -71,13 +70,7 @@ def reduced_motion(cmm, inputs, options):
         r = ops.reshape(reduced, (-1, t, shape[1], shape[2], channels))
         motion = ops.concatenate([f[:, 1:] - r[:, :-1], ops.zeros_like(r[:, :1])], axis=1)
         return ops.reshape(motion, shape)
-    next_frame = np.zeros((3, channels), dtype="float32")
-    next_frame[2] = 1.0
-    following = temporal_convolution(filtered, ops.cast(next_frame, reduced.dtype), t)
-    has_next = np.ones((1, t, 1, 1), dtype="float32")
-    has_next[0, -1] = 0.0
-    motion = ops.reshape(following - reduced, (-1, t, shape[1] * shape[2], channels))
-    return ops.reshape(motion * ops.cast(has_next, reduced.dtype), shape)
+    return next_frame_motion(filtered, reduced, t)
 
 
 def variant_forward(layers, inputs, options):

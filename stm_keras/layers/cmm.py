@@ -27,6 +27,20 @@ def depthwise_conv3x3_by_slices(inputs, kernel):
     return out
 
 
+def next_frame_motion(filtered, reduced, num_segments: int):
+    """``filtered[t+1] - reduced[t]`` per clip of ``[N*T, H, W, C]`` features; 0 at ``t = T-1``."""
+    channels = reduced.shape[-1]
+    # A temporal kernel [0, 0, 1] brings frame t+1 to t (zeros into each clip's last frame).
+    next_frame = np.zeros((3, channels), dtype="float32")
+    next_frame[2] = 1.0
+    following = temporal_convolution(filtered, ops.cast(next_frame, reduced.dtype), num_segments)
+    has_next = np.ones((1, num_segments, 1, 1), dtype="float32")
+    has_next[0, -1] = 0.0
+    shape = ops.shape(reduced)
+    motion = ops.reshape(following - reduced, (-1, num_segments, shape[1] * shape[2], channels))
+    return ops.reshape(motion * ops.cast(has_next, reduced.dtype), shape)
+
+
 @keras.saving.register_keras_serializable(package="stm_keras")
 class CMM(keras.layers.Layer):
     """Channel-wise motion module on frame-batched ``[N*T, H, W, C]`` features.
@@ -105,20 +119,7 @@ class CMM(keras.layers.Layer):
             filtered = depthwise_conv3x3_by_slices(reduced, kernel)
         else:
             filtered = self.motion_conv(reduced)
-        channels = reduced.shape[-1]
-        # A temporal kernel [0, 0, 1] brings frame t+1 to t (zeros into each clip's last frame).
-        next_frame = np.zeros((3, channels), dtype="float32")
-        next_frame[2] = 1.0
-        next_frame = ops.cast(next_frame, reduced.dtype)
-        following = temporal_convolution(filtered, next_frame, self.num_segments)
-        has_next = np.ones((1, self.num_segments, 1, 1), dtype="float32")
-        has_next[0, -1] = 0.0
-        has_next = ops.cast(has_next, reduced.dtype)
-        shape = ops.shape(reduced)
-        motion = ops.reshape(
-            following - reduced, (-1, self.num_segments, shape[1] * shape[2], channels)
-        )
-        motion = ops.reshape(motion * has_next, shape)
+        motion = next_frame_motion(filtered, reduced, self.num_segments)
         out = pointwise_matmul(self.expand_conv, motion)
         if self.pool is not None:
             out = self.pool(out)
