@@ -1,0 +1,46 @@
+"""scripts/gpu_figures.sh: BENCHMARKS.md's GPU runs in one command (run here tiny, on JAX's CPU)."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+SCRIPT = pathlib.Path(__file__).parents[2] / "scripts" / "gpu_figures.sh"
+TINY = {
+    "DEPTH": "18",
+    "FRAMES": "2",
+    "IMAGE_SIZE": "32",
+    "WIDTH_MULTIPLIER": "0.25",
+    "NUM_CLASSES": "3",
+    "STEPS": "1",
+    "WARMUP": "1",
+    "DTYPE_POLICY": "float32",
+    "BATCHES": "2",
+    "MATMUL_SIZE": "128",
+    "PEAK_TFLOPS": "2",
+    "STAGES": "conv3",
+    "BLOCK_ARGS": "--image-scale 0.15 --width-scale 0.125 --calls 2 --repeats 1 --variants tsn,stm",
+}
+
+
+def test_the_script_writes_the_model_bench_traces_and_block_probe(tmp_path):
+    out = tmp_path / "figures"
+    env = {**os.environ, **TINY, "PYTHON": sys.executable, "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), str(out)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "model-b2.json").read_text())
+    assert report["backend"] == "jax"
+    settings = report["settings"]
+    assert (settings["depth"], settings["frames"], settings["image_size"]) == (18, 2, 32)
+    assert settings["batch_size"] == 2 and settings["matmul_size"] == 128
+    assert settings["jit_compile"] is True and settings["peak_tflops"] == 2
+    assert set(report["mfu"]) == {"stm_train", "stm_infer", "tsn_train", "tsn_infer"}
+    for arch in ("stm", "tsn"):
+        for mode in ("train", "infer"):
+            assert list((out / "traces-b2" / arch / mode).glob("plugins/profile/*/*.trace.json.gz"))
+    rows = json.loads((out / "blocks.json").read_text())["rows"]
+    assert {(row["stage"], row["variant"]) for row in rows} == {("conv3", "tsn"), ("conv3", "stm")}
+    assert f"figures: {out}" in result.stdout
