@@ -1,4 +1,5 @@
-"""The package's BatchNormalization: Keras's math, TensorFlow's fused kernel in training."""
+"""The package's BatchNormalization: Keras's math, TensorFlow's fused kernel in training and in
+inference."""
 
 import keras
 import numpy as np
@@ -47,25 +48,69 @@ def test_training_matches_keras_outputs_gradients_and_moving_statistics():
     np.testing.assert_allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-5)  # inference
 
 
-def test_training_graph_uses_the_fused_kernel_and_inference_does_not():
+def _set_moving_statistics(*layers):
+    """Non-trivial moving statistics (the built layer's are zeros and ones)."""
+    for layer in layers:
+        layer.moving_mean.assign(np.linspace(-1.5, 2.5, SHAPE[-1]))
+        layer.moving_variance.assign(np.linspace(0.25, 9.0, SHAPE[-1]))
+
+
+def _outputs_and_gradients(layer, x, training):
+    weights = tf.range(1, SHAPE[-1] + 1, dtype="float32")
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=training)
+        loss = tf.reduce_sum(tf.cast(y, "float32") * weights)
+    return (y, *tape.gradient(loss, [x, *layer.trainable_weights]))
+
+
+def test_inference_matches_keras_outputs_and_gradients():
+    ours, theirs = _pair()
+    _set_moving_statistics(ours, theirs)
+    x = _inputs()
+    ours_out, theirs_out = (_outputs_and_gradients(layer, x, False) for layer in (ours, theirs))
+    for a, b in zip(ours_out, theirs_out, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _fused_batch_norms(layer, training):
+    spec = tf.TensorSpec(SHAPE, "float32")
+    graph = tf.function(lambda x: layer(x, training=training)).get_concrete_function(spec).graph
+    return [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"], {
+        op.type for op in graph.get_operations()
+    }
+
+
+def test_training_and_inference_graphs_use_the_fused_kernel():
+    """One FusedBatchNormV3 per call in both modes; in inference nothing else touches the
+    activations (no separate multiply-add), so TensorFlow can fold it into the conv before."""
     layer = batch_norm("bn")
     layer.build(SHAPE)
-    spec = tf.TensorSpec(SHAPE, "float32")
-
-    def ops(training):
-        graph = tf.function(lambda x: layer(x, training=training)).get_concrete_function(spec)
-        return {op.type for op in graph.graph.get_operations()}
-
-    assert "FusedBatchNormV3" in ops(True)
-    assert "FusedBatchNormV3" not in ops(False)
+    for training in (True, False):
+        fused, op_types = _fused_batch_norms(layer, training)
+        assert [op.get_attr("is_training") for op in fused] == [training]
+    assert not {"Mul", "AddV2", "Sub", "Rsqrt"} & op_types
 
 
 def test_frozen_layer_uses_its_moving_statistics_in_training_mode():
+    """Partial BN: a frozen layer normalizes with its moving statistics, leaves them alone and
+    passes the input gradient as Keras's does, with Keras's ops (the fused kernel's
+    inference-mode gradient measured slower)."""
     ours, theirs = _pair()
+    _set_moving_statistics(ours, theirs)
     ours.trainable = theirs.trainable = False
     x = _inputs()
-    np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), rtol=1e-5)
-    np.testing.assert_array_equal(ours.moving_mean, np.zeros(SHAPE[-1]))
+    (y_ours, dx_ours), (y_theirs, dx_theirs) = (
+        _outputs_and_gradients(layer, x, True) for layer in (ours, theirs)
+    )
+    np.testing.assert_allclose(y_ours, y_theirs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx_ours, dx_theirs, rtol=1e-5, atol=1e-5)
+    moving_mean = np.linspace(-1.5, 2.5, SHAPE[-1], dtype="float32")
+    np.testing.assert_array_equal(ours.moving_mean, moving_mean)
+    fused, _ = _fused_batch_norms(ours, True)
+    assert fused == []
+    fused, _ = _fused_batch_norms(ours, False)  # frozen, in inference: fused
+    assert [op.get_attr("is_training") for op in fused] == [False]
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
@@ -83,6 +128,15 @@ def test_mixed_precision_keeps_float32_statistics(policy):
         rtol=tolerance,
     )
     np.testing.assert_allclose(ours.moving_mean, theirs.moving_mean, rtol=tolerance, atol=1e-2)
+    # Inference, on the moving statistics just updated.
+    y_ours, y_theirs = ours(x, training=False), theirs(x, training=False)
+    assert y_ours.dtype == y_theirs.dtype == keras.DTypePolicy(policy).compute_dtype
+    np.testing.assert_allclose(
+        np.asarray(tf.cast(y_ours, "float32")),
+        np.asarray(tf.cast(y_theirs, "float32")),
+        atol=tolerance * 4,
+        rtol=tolerance,
+    )
 
 
 def test_other_shapes_fall_back_to_keras():
