@@ -3,10 +3,12 @@
 ``stm-keras bench model`` (alias ``bench step-time``). Both models are an
 ``STMVideoClassifier`` on an ``STMBackbone`` built from the same keyword arguments; the TSN
 baseline only turns CSTM and CMM off, so the ratios are the cost of the STM modules alone.
+With ``modules=True`` (``--modules``) STM with only CSTM and STM with only CMM are timed too,
+which splits that cost by module.
 
-Timing: after untimed warm-up steps (tracing, compilation), the two models are stepped
-alternately (A, B, B, A, ...: the order flips every step so neither benefits from going
-second), train steps first, then inference calls; each figure is a median. Between the model
+Timing: after untimed warm-up steps (tracing, compilation), the models are stepped
+alternately (A, B, B, A, ...: the order reverses every step so none benefits from its place),
+train steps first, then inference calls; each figure is a median. Between the model
 steps, a square matmul in the models' compute dtype is timed the same way: its FLOP/s is this
 machine's matmul peak in this run, and each model's achieved FLOP/s (2 x multiply-adds per
 clip from ``stm_keras.models.summarize``; a train step counted as 3 forward passes) is
@@ -34,7 +36,9 @@ from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
 
 # What turns an STM backbone into its TSN baseline.
 TSN_OPTIONS = {"use_cstm": False, "use_cmm": False}
-ARCHS = ("stm", "tsn")
+# ``modules=True`` adds STM with one module off; their time over TSN's splits STM's overhead.
+MODULE_OPTIONS = {"cstm_only": {"use_cmm": False}, "cmm_only": {"use_cstm": False}}
+LABELS = {"stm": "STM", "tsn": "TSN", "cstm_only": "CSTM only", "cmm_only": "CMM only"}
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # A train step's FLOPs as forward passes: forward, backward to activations, to weights.
 TRAIN_FORWARD_PASSES = 3
@@ -62,6 +66,11 @@ class ModelBench:
         return int(self.settings["batch_size"])
 
     @property
+    def archs(self) -> tuple[str, ...]:
+        """The timed models: ``stm``, ``tsn``, then ``cstm_only`` and ``cmm_only`` if timed."""
+        return tuple(self.train_seconds)
+
+    @property
     def ratio_train(self) -> float:
         """STM's train-step time over TSN's."""
         return self.train_seconds["stm"] / self.train_seconds["tsn"]
@@ -81,10 +90,20 @@ class ModelBench:
                 ratios[f"device_ratio_{mode}"] = stm / tsn
         return ratios
 
+    def module_ratios(self) -> dict[str, dict[str, float]]:
+        """``{"train"|"infer": {"cstm_only"|"cmm_only": time over TSN's}}``; empty if not timed."""
+        modules = [arch for arch in self.archs if arch in MODULE_OPTIONS]
+        if not modules:
+            return {}
+        return {
+            mode: {arch: seconds[arch] / seconds["tsn"] for arch in modules}
+            for mode, seconds in (("train", self.train_seconds), ("infer", self.infer_seconds))
+        }
+
     def achieved_flops(self) -> dict[str, float]:
-        """FLOP/s of ``{stm,tsn}_{infer,train}``."""
+        """FLOP/s of ``{arch}_{infer,train}`` for every timed model."""
         achieved = {}
-        for arch in ARCHS:
+        for arch in self.archs:
             flops = self.flops_per_clip[arch] * self.batch_size
             achieved[f"{arch}_infer"] = flops / self.infer_seconds[arch]
             achieved[f"{arch}_train"] = TRAIN_FORWARD_PASSES * flops / self.train_seconds[arch]
@@ -93,14 +112,15 @@ class ModelBench:
     def to_json(self) -> dict[str, Any]:
         """What ``--output`` writes."""
         achieved = self.achieved_flops()
+        archs = self.archs
         report = {
-            "train_clips_per_s": {a: self.batch_size / self.train_seconds[a] for a in ARCHS},
-            "infer_clips_per_s": {a: self.batch_size / self.infer_seconds[a] for a in ARCHS},
-            "train_ms": {a: 1e3 * self.train_seconds[a] for a in ARCHS},
-            "infer_ms": {a: 1e3 * self.infer_seconds[a] for a in ARCHS},
+            "train_clips_per_s": {a: self.batch_size / self.train_seconds[a] for a in archs},
+            "infer_clips_per_s": {a: self.batch_size / self.infer_seconds[a] for a in archs},
+            "train_ms": {a: 1e3 * self.train_seconds[a] for a in archs},
+            "infer_ms": {a: 1e3 * self.infer_seconds[a] for a in archs},
             "ratio_train": self.ratio_train,
             "ratio_infer": self.ratio_infer,
-            "gflops_per_clip": {a: self.flops_per_clip[a] / 1e9 for a in ARCHS},
+            "gflops_per_clip": {a: self.flops_per_clip[a] / 1e9 for a in archs},
             "achieved_flops": achieved,
             "peak_fraction": {k: v / self.matmul_peak_flops for k, v in achieved.items()},
             "matmul_peak_flops": self.matmul_peak_flops,
@@ -109,6 +129,8 @@ class ModelBench:
             "steps": self.steps,
             "settings": self.settings,
         }
+        if self.module_ratios():
+            report["module_ratios"] = self.module_ratios()
         if self.device_seconds:
             report["device_ms"] = {k: 1e3 * v for k, v in self.device_seconds.items()}
             report.update(self.device_ratios())
@@ -127,13 +149,13 @@ class ModelBench:
             f"{s['image_size']}px, batch {s['batch_size']}, {s['dtype_policy']}, XLA "
             f"{s['jit_compile']}, {s['replicas']} device(s); median of {self.steps} interleaved "
             f"steps; {self.backend} backend on {self.device}",
-            f"{'':<6}{'train ms':>10}{'clips/s':>9}{'of peak':>9}"
+            f"{'':<10}{'train ms':>10}{'clips/s':>9}{'of peak':>9}"
             f"{'infer ms':>11}{'clips/s':>9}{'of peak':>9}",
         ]
-        for arch in ARCHS:
+        for arch in self.archs:
             train, infer = self.train_seconds[arch], self.infer_seconds[arch]
             lines.append(
-                f"{arch.upper():<6}{train * 1e3:>10.1f}{self.batch_size / train:>9.1f}"
+                f"{LABELS[arch]:<10}{train * 1e3:>10.1f}{self.batch_size / train:>9.1f}"
                 f"{achieved[f'{arch}_train'] / peak:>9.1%}{infer * 1e3:>11.1f}"
                 f"{self.batch_size / infer:>9.1f}{achieved[f'{arch}_infer'] / peak:>9.1%}"
             )
@@ -141,6 +163,14 @@ class ModelBench:
             f"ratio STM/TSN: train {self.ratio_train:.3f}, inference {self.ratio_infer:.3f}; "
             f"matmul peak {peak / 1e12:.3f} TFLOP/s ({s['matmul_size']}^2, same dtype, same run)"
         )
+        module_ratios = self.module_ratios()
+        if module_ratios:
+            split = "; ".join(
+                f"{LABELS[arch]}: train {module_ratios['train'][arch]:.3f}, "
+                f"inference {module_ratios['infer'][arch]:.3f}"
+                for arch in module_ratios["train"]
+            )
+            lines.append(f"one module over TSN: {split}")
         if self.device_seconds:
             traced = ", ".join(
                 f"{k} {1e3 * v:.2f} ms" for k, v in sorted(self.device_seconds.items())
@@ -396,6 +426,7 @@ def measure_model(
     matmul_size: int | None = None,
     peak_tflops: float | None = None,
     trace_dir: str | None = None,
+    modules: bool = False,
 ) -> ModelBench:
     """Times train steps and inference of STM- and TSN-ResNet on the same batch, interleaved.
 
@@ -420,6 +451,9 @@ def measure_model(
             ``plugins/profile`` layout) of one train step and one inference call of each model
             under ``trace_dir/{stm,tsn}/{train,infer}``; on an accelerator their device time
             goes into ``device_seconds``. Defaults to None.
+        modules: bool. Also time STM with CMM off (``cstm_only``) and with CSTM off
+            (``cmm_only``), interleaved with the other two; their times over TSN's split STM's
+            overhead by module. Defaults to False.
 
     Returns:
         A ``ModelBench``.
@@ -459,6 +493,9 @@ def measure_model(
         "image_size": image_size,
     }
     variants = {"stm": backbone, "tsn": {**backbone, **TSN_OPTIONS}}
+    if modules:
+        variants.update({arch: {**backbone, **off} for arch, off in MODULE_OPTIONS.items()})
+    archs = tuple(variants)
     previous = keras.config.dtype_policy()
     # Global, not per backbone: the classifier then also compiles with loss scaling.
     keras.config.set_dtype_policy(dtype_policy)
@@ -493,22 +530,22 @@ def measure_model(
 
     matmul = matmul_timer(matmul_size, _compute_dtype(dtype_policy))
     seconds: dict[str, list[float]] = {
-        f"{arch}_{mode}": [] for mode in ("train", "infer") for arch in ARCHS
+        f"{arch}_{mode}": [] for mode in ("train", "infer") for arch in archs
     }
     matmul_seconds = []
     for mode, run in (("train", train), ("infer", infer)):
-        for arch in ARCHS:
+        for arch in archs:
             for _ in range(warmup):
                 run(arch)
         for step in range(steps):
-            for arch in ARCHS if step % 2 == 0 else ARCHS[::-1]:
+            for arch in archs if step % 2 == 0 else archs[::-1]:
                 start = time.perf_counter()
                 run(arch)
                 seconds[f"{arch}_{mode}"].append(time.perf_counter() - start)
             matmul_seconds.append(matmul())
     device_seconds: dict[str, float] = {}
     if trace_dir:
-        for arch in ARCHS:
+        for arch in archs:
             for mode, run in (("train", train), ("infer", infer)):
                 log_dir = os.path.join(trace_dir, arch, mode)
                 with profiler_trace(log_dir):
@@ -522,8 +559,8 @@ def measure_model(
     matmul_flops = 2.0 * matmul_size**3 / statistics.median(matmul_seconds)
     median = {key: statistics.median(values) for key, values in seconds.items()}
     return ModelBench(
-        train_seconds={arch: median[f"{arch}_train"] for arch in ARCHS},
-        infer_seconds={arch: median[f"{arch}_infer"] for arch in ARCHS},
+        train_seconds={arch: median[f"{arch}_train"] for arch in archs},
+        infer_seconds={arch: median[f"{arch}_infer"] for arch in archs},
         flops_per_clip=flops,
         matmul_peak_flops=matmul_flops,
         steps=steps,

@@ -147,8 +147,14 @@ def flops(
     type=click.Path(file_okay=False),
     default=None,
     help="After the timed steps, trace one train step and one inference call of each model "
-    "into DIR/{stm,tsn}/{train,infer} (TensorBoard's profile plugin reads them); on a GPU, "
+    "into DIR/{stm,tsn,...}/{train,infer} (TensorBoard's profile plugin reads them); on a GPU, "
     "also report their accelerator time.",
+)
+@click.option(
+    "--modules",
+    is_flag=True,
+    help="Also time STM with only CSTM and STM with only CMM (CMM, respectively CSTM, off), "
+    "interleaved with the others: their time over TSN's splits STM's overhead by module.",
 )
 @click.option(
     "--output",
@@ -160,7 +166,8 @@ def model(dtype_policy: str | None, mixed_precision: bool, output: str | None, *
     """Train step and inference of STM-ResNet against TSN-ResNet, interleaved in one run.
 
     Prints each model's median step time, clips/s and achieved FLOP/s as a fraction of a
-    matmul's FLOP/s timed in the same run, and the ratios STM/TSN. Alias: `bench step-time`.
+    matmul's FLOP/s timed in the same run, and the ratios STM/TSN (with --modules, also each
+    module's own ratio to TSN). Alias: `bench step-time`.
 
     \b
     Examples:

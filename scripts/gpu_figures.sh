@@ -17,6 +17,8 @@
 #   BLOCK_SECONDS  the block probe stops starting new rows after this many seconds (150)
 #   MATMUL_SIZE    side of the matmul timed as the device's practical peak (bench's default)
 #   BLOCK_ARGS     extra arguments for the block probe (e.g. "--calls 40")
+#   MODULES        1: bench model also times CSTM-only and CMM-only models (--modules; about
+#                  twice the bench's time)
 #   PYTHON         the interpreter (python3)
 set -euo pipefail
 
@@ -37,6 +39,8 @@ block_seconds=${BLOCK_SECONDS:-150}
 read -r -a block_args <<<"${BLOCK_ARGS:-}"
 matmul=()
 if [ -n "${MATMUL_SIZE:-}" ]; then matmul=(--matmul-size "$MATMUL_SIZE"); fi
+modules=()
+if [ "${MODULES:-0}" = 1 ]; then modules=(--modules); fi
 
 export KERAS_BACKEND=jax
 mkdir -p "$out"
@@ -45,8 +49,8 @@ for batch in $batches; do
     "$python" -m stm_keras.cli.bench model --depth "$depth" --frames "$frames" \
         --image-size "$image_size" --width-multiplier "$width" --num-classes "$classes" \
         --batch-size "$batch" --steps "$steps" --warmup "$warmup" --dtype-policy "$dtype" \
-        --jit-compile --peak-tflops "$peak" "${matmul[@]}" --trace-dir "$out/traces-b$batch" \
-        --output "$out/model-b$batch.json"
+        --jit-compile --peak-tflops "$peak" "${matmul[@]}" "${modules[@]}" \
+        --trace-dir "$out/traces-b$batch" --output "$out/model-b$batch.json"
 done
 read -r first_batch _ <<<"$batches"
 echo "== block probe, batch $first_batch, stages $stages"

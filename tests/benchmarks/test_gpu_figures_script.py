@@ -20,6 +20,7 @@ TINY = {
     "MATMUL_SIZE": "128",
     "PEAK_TFLOPS": "2",
     "STAGES": "conv3",
+    "MODULES": "1",
     "BLOCK_ARGS": "--image-scale 0.15 --width-scale 0.125 --calls 2 --repeats 1 --variants tsn,stm",
 }
 
@@ -37,8 +38,10 @@ def test_the_script_writes_the_model_bench_traces_and_block_probe(tmp_path):
     assert (settings["depth"], settings["frames"], settings["image_size"]) == (18, 2, 32)
     assert settings["batch_size"] == 2 and settings["matmul_size"] == 128
     assert settings["jit_compile"] is True and settings["peak_tflops"] == 2
-    assert set(report["mfu"]) == {"stm_train", "stm_infer", "tsn_train", "tsn_infer"}
-    for arch in ("stm", "tsn"):
+    archs = ("stm", "tsn", "cstm_only", "cmm_only")  # MODULES=1: bench model --modules
+    assert set(report["mfu"]) == {f"{a}_{m}" for a in archs for m in ("train", "infer")}
+    assert set(report["module_ratios"]["train"]) == {"cstm_only", "cmm_only"}
+    for arch in archs:
         for mode in ("train", "infer"):
             assert list((out / "traces-b2" / arch / mode).glob("plugins/profile/*/*.trace.json.gz"))
     rows = json.loads((out / "blocks.json").read_text())["rows"]

@@ -89,6 +89,35 @@ def test_model_times_train_and_inference_of_both_and_writes_json(tmp_path):
     assert set(report["peak_fraction"]) == {"stm_infer", "tsn_infer", "stm_train", "tsn_train"}
     assert report["backend"] == "tensorflow" and "threads" in report["device"]
     assert "mfu" not in report and report["machine"]["cpu_count"] >= 1
+    # The per-module models are only built on request.
+    assert "module_ratios" not in report and "CMM only" not in output
+
+
+def test_modules_times_each_module_alone_and_splits_stms_overhead(tmp_path):
+    output, report = _model_report(tmp_path, "--matmul-size", "128", "--modules")
+    archs = {"stm", "tsn", "cstm_only", "cmm_only"}
+    assert set(report["train_ms"]) == set(report["infer_ms"]) == archs
+    assert set(report["peak_fraction"]) == {f"{a}_{m}" for a in archs for m in ("train", "infer")}
+    # Each module model has exactly one of STM's modules: their extra FLOPs over TSN add up.
+    gflops = report["gflops_per_clip"]
+    assert gflops["tsn"] < gflops["cstm_only"] < gflops["stm"]
+    assert gflops["tsn"] < gflops["cmm_only"] < gflops["stm"]
+    assert gflops["stm"] - gflops["tsn"] == pytest.approx(
+        (gflops["cstm_only"] - gflops["tsn"]) + (gflops["cmm_only"] - gflops["tsn"])
+    )
+    for mode in ("train", "infer"):
+        ms = report[f"{mode}_ms"]
+        assert report["module_ratios"][mode] == pytest.approx(
+            {"cstm_only": ms["cstm_only"] / ms["tsn"], "cmm_only": ms["cmm_only"] / ms["tsn"]}
+        )
+        assert report[f"ratio_{mode}"] == pytest.approx(ms["stm"] / ms["tsn"])
+    for label, arch in (("CSTM only", "cstm_only"), ("CMM only", "cmm_only")):
+        row = re.search(rf"^{label} +(\d+\.\d) ", output, re.MULTILINE)
+        assert row and float(row.group(1)) == pytest.approx(report["train_ms"][arch], abs=0.05)
+        ratio = re.search(rf"{label}: train (\d+\.\d{{3}})", output)
+        assert ratio and float(ratio.group(1)) == pytest.approx(
+            report["module_ratios"]["train"][arch], abs=1e-3
+        )
 
 
 def test_step_time_is_an_alias_and_peak_tflops_adds_mfu(tmp_path):
@@ -311,3 +340,39 @@ def test_traced_device_times_go_into_the_report_and_the_table():
     assert "accelerator time of one traced step: stm_infer 6.20 ms" in bench.format()
     assert "device_ratio_train 1.200" in bench.format()
     assert "device_ms" not in ModelBench(**{**bench.__dict__, "device_seconds": {}}).to_json()
+
+
+def test_module_ratios_divide_each_module_models_time_by_tsns():
+    from stm_keras.benchmarks.model import ModelBench
+
+    settings = {"depth": 50, "width_multiplier": 1.0, "frames": 8, "image_size": 112}
+    settings.update(batch_size=2, dtype_policy="float32", jit_compile=False)
+    settings.update(replicas=1, matmul_size=2048, peak_tflops=None)
+    bench = ModelBench(
+        train_seconds={"stm": 0.36, "tsn": 0.32, "cstm_only": 0.33, "cmm_only": 0.35},
+        infer_seconds={"stm": 0.095, "tsn": 0.080, "cstm_only": 0.082, "cmm_only": 0.092},
+        flops_per_clip={"stm": 16e9, "tsn": 15.8e9, "cstm_only": 15.9e9, "cmm_only": 15.9e9},
+        matmul_peak_flops=4.8e11,
+        steps=10,
+        device="CPU (2 threads)",
+        backend="tensorflow",
+        settings=settings,
+    )
+    assert bench.archs == ("stm", "tsn", "cstm_only", "cmm_only")
+    ratios = bench.module_ratios()
+    assert set(ratios) == {"train", "infer"}
+    assert ratios["train"] == pytest.approx({"cstm_only": 0.33 / 0.32, "cmm_only": 0.35 / 0.32})
+    assert ratios["infer"] == pytest.approx({"cstm_only": 0.082 / 0.08, "cmm_only": 0.092 / 0.08})
+    text = bench.format()
+    assert "one module over TSN: CSTM only: train 1.031, inference 1.025; " in text
+    assert "CMM only: train 1.094, inference 1.150" in text
+    assert bench.to_json()["module_ratios"] == bench.module_ratios()
+    two = ModelBench(
+        **{
+            **bench.__dict__,
+            "train_seconds": {"stm": 0.36, "tsn": 0.32},
+            "infer_seconds": {"stm": 0.095, "tsn": 0.080},
+        }
+    )
+    assert two.module_ratios() == {} and "module_ratios" not in two.to_json()
+    assert "one module over TSN" not in two.format()
