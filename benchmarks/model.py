@@ -448,8 +448,8 @@ def measure_model(
             accelerator. Defaults to None.
         peak_tflops: float or None. The device's dense peak for MFU. Defaults to None.
         trace_dir: str or None. After the timed steps, write a profiler trace (TensorBoard's
-            ``plugins/profile`` layout) of one train step and one inference call of each model
-            under ``trace_dir/{stm,tsn}/{train,infer}``; on an accelerator their device time
+            ``plugins/profile`` layout) of one train step and one inference call of each timed
+            model under ``trace_dir/{arch}/{train,infer}``; on an accelerator their device time
             goes into ``device_seconds``. Defaults to None.
         modules: bool. Also time STM with CMM off (``cstm_only``) and with CSTM off
             (``cmm_only``), interleaved with the other two; their times over TSN's split STM's
