@@ -129,8 +129,9 @@ class ModelBench:
             "steps": self.steps,
             "settings": self.settings,
         }
-        if self.module_ratios():
-            report["module_ratios"] = self.module_ratios()
+        module_ratios = self.module_ratios()
+        if module_ratios:
+            report["module_ratios"] = module_ratios
         if self.device_seconds:
             report["device_ms"] = {k: 1e3 * v for k, v in self.device_seconds.items()}
             report.update(self.device_ratios())
