@@ -8,7 +8,10 @@ which splits that cost by module.
 
 Timing: after untimed warm-up steps (tracing, compilation), the models are stepped
 alternately (A, B, B, A, ...: the order reverses every step so none benefits from its place),
-train steps first, then inference calls; each figure is a median. Between the model
+train steps first, then inference calls; each figure is a median. Each model's steps are
+also divided by TSN's step by step (step ``i`` of each model ran in the same pass), and the
+median of those ratios is reported with a distribution-free 95 % confidence interval: how far
+this run's load noise leaves the ratio uncertain. Between the model
 steps, a square matmul in the models' compute dtype is timed the same way: its FLOP/s is this
 machine's matmul peak in this run, and each model's achieved FLOP/s (2 x multiply-adds per
 clip from ``stm_keras.models.summarize``; a train step counted as 3 forward passes) is
@@ -23,6 +26,7 @@ import dataclasses
 import glob
 import gzip
 import json
+import math
 import os
 import statistics
 import time
@@ -42,6 +46,29 @@ LABELS = {"stm": "STM", "tsn": "TSN", "cstm_only": "CSTM only", "cmm_only": "CMM
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # A train step's FLOPs as forward passes: forward, backward to activations, to weights.
 TRAIN_FORWARD_PASSES = 3
+MODE_WORDS = {"train": "train", "infer": "inference"}
+# Coverage of the confidence interval reported for each paired ratio's median.
+CONFIDENCE = 0.95
+
+
+def median_interval(values: list[float], level: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Distribution-free confidence interval for the median of ``values``.
+
+    The order statistics ``(x_(k), x_(n+1-k))`` with the largest ``k`` whose coverage,
+    ``1 - 2 P(Binomial(n, 1/2) < k)``, is at least ``level``; no assumption on the
+    distribution but independent draws. ``None`` when ``n`` is too small for ``level`` (fewer
+    than 6 values at 95 %).
+    """
+    n = len(values)
+    ordered = sorted(values)
+    best = None
+    below = 0.0  # P(Binomial(n, 1/2) <= k - 1)
+    for k in range(1, n // 2 + 1):
+        below += math.comb(n, k - 1) / 2.0**n
+        if 1.0 - 2.0 * below < level:
+            break
+        best = (ordered[k - 1], ordered[n - k])
+    return best
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +86,9 @@ class ModelBench:
     # From the profiler trace (``trace_dir``), per ``{arch}_{mode}``: first kernel start to last
     # kernel end on the accelerator, host work excluded. Empty without a trace or accelerator.
     device_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    # Every timed step, per ``{arch}_{mode}``, in order: step ``i`` of each model ran within
+    # the same pass of the interleaved loop. Empty where only the medians are known.
+    step_seconds: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     @property
     def batch_size(self) -> int:
@@ -100,6 +130,32 @@ class ModelBench:
             for mode, seconds in (("train", self.train_seconds), ("infer", self.infer_seconds))
         }
 
+    def paired_ratios(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Each model's time over TSN's step by step: median and confidence interval.
+
+        ``{"train"|"infer": {arch: {"median", "low", "high"}}}`` for every timed model but
+        TSN. Step ``i`` of a model is divided by TSN's step ``i``, timed next to it, so load
+        that drifts during the run cancels; ``low``/``high`` bound the median of these ratios
+        at ``CONFIDENCE`` (``median_interval``). Empty without per-step times or with too few
+        steps for an interval.
+        """
+        ratios: dict[str, dict[str, dict[str, float]]] = {}
+        for mode in ("train", "infer"):
+            tsn = self.step_seconds.get(f"tsn_{mode}")
+            for arch in self.archs:
+                steps = self.step_seconds.get(f"{arch}_{mode}")
+                if arch == "tsn" or not tsn or not steps:
+                    continue
+                paired = [a / b for a, b in zip(steps, tsn, strict=True)]
+                interval = median_interval(paired)
+                if interval is not None:
+                    ratios.setdefault(mode, {})[arch] = {
+                        "median": statistics.median(paired),
+                        "low": interval[0],
+                        "high": interval[1],
+                    }
+        return ratios
+
     def achieved_flops(self) -> dict[str, float]:
         """FLOP/s of ``{arch}_{infer,train}`` for every timed model."""
         achieved = {}
@@ -132,6 +188,11 @@ class ModelBench:
         module_ratios = self.module_ratios()
         if module_ratios:
             report["module_ratios"] = module_ratios
+        if self.step_seconds:
+            report["step_ms"] = {k: [1e3 * v for v in vs] for k, vs in self.step_seconds.items()}
+        paired = self.paired_ratios()
+        if paired:
+            report["paired_ratios"] = {"confidence": CONFIDENCE, **paired}
         if self.device_seconds:
             report["device_ms"] = {k: 1e3 * v for k, v in self.device_seconds.items()}
             report.update(self.device_ratios())
@@ -172,6 +233,17 @@ class ModelBench:
                 for arch in module_ratios["train"]
             )
             lines.append(f"one module over TSN: {split}")
+        paired = self.paired_ratios()
+        if paired:
+            lines.append(
+                f"step by step over TSN (median, {CONFIDENCE:.0%} interval): "
+                + "; ".join(
+                    f"{LABELS[arch]} {MODE_WORDS[mode]} {r['median']:.3f} "
+                    f"[{r['low']:.3f}, {r['high']:.3f}]"
+                    for mode in ("train", "infer")
+                    for arch, r in paired.get(mode, {}).items()
+                )
+            )
         if self.device_seconds:
             traced = ", ".join(
                 f"{k} {1e3 * v:.2f} ms" for k, v in sorted(self.device_seconds.items())
@@ -569,6 +641,7 @@ def measure_model(
         backend=backend,
         settings=settings,
         device_seconds=device_seconds,
+        step_seconds=seconds,
     )
 
 

@@ -160,14 +160,17 @@ def flops(
     "--output",
     type=click.Path(dir_okay=False),
     help='Also write {"train_clips_per_s", "infer_clips_per_s", "ratio_train", "ratio_infer", '
-    '"peak_fraction", "matmul_peak_flops", "device", "backend", ...} as JSON.',
+    '"paired_ratios", "step_ms", "peak_fraction", "matmul_peak_flops", "device", "backend", ...} '
+    "as JSON.",
 )
 def model(dtype_policy: str | None, mixed_precision: bool, output: str | None, **options) -> None:
     """Train step and inference of STM-ResNet against TSN-ResNet, interleaved in one run.
 
     Prints each model's median step time, clips/s and achieved FLOP/s as a fraction of a
     matmul's FLOP/s timed in the same run, and the ratios STM/TSN (with --modules, also each
-    module's own ratio to TSN). Alias: `bench step-time`.
+    module's own ratio to TSN). With 6 steps or more it also prints the median of the
+    step-by-step ratios with a 95 % confidence interval (more --steps narrow it). Alias:
+    `bench step-time`.
 
     \b
     Examples:

@@ -1,14 +1,18 @@
 """`stm-keras bench flops` (table, JSON rows) and `bench model` (alias `step-time`), tiny."""
 
 import json
+import math
 import os
 import re
+import statistics
 import subprocess
 import sys
+from fractions import Fraction
 
 import pytest
 from click.testing import CliRunner
 
+from stm_keras.benchmarks.model import LABELS, ModelBench, median_interval
 from stm_keras.cli.main import app
 from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
 
@@ -91,10 +95,19 @@ def test_model_times_train_and_inference_of_both_and_writes_json(tmp_path):
     assert "mfu" not in report and report["machine"]["cpu_count"] >= 1
     # The per-module models are only built on request.
     assert "module_ratios" not in report and "CMM only" not in output
+    # Every step is in the report; two are too few for a 95 % interval of their ratios.
+    assert {k: len(v) for k, v in report["step_ms"].items()} == {
+        f"{arch}_{mode}": 2 for arch in ("stm", "tsn") for mode in ("train", "infer")
+    }
+    assert statistics.median(report["step_ms"]["stm_infer"]) == pytest.approx(
+        report["infer_ms"]["stm"]
+    )
+    assert "paired_ratios" not in report and "step by step" not in output
 
 
 def test_modules_times_each_module_alone_and_splits_stms_overhead(tmp_path):
-    output, report = _model_report(tmp_path, "--matmul-size", "128", "--modules")
+    # Six steps: the fewest with a 95 % interval for the step-by-step ratios.
+    output, report = _model_report(tmp_path, "--matmul-size", "128", "--modules", "--steps", "6")
     archs = {"stm", "tsn", "cstm_only", "cmm_only"}
     assert set(report["train_ms"]) == set(report["infer_ms"]) == archs
     assert set(report["peak_fraction"]) == {f"{a}_{m}" for a in archs for m in ("train", "infer")}
@@ -118,6 +131,25 @@ def test_modules_times_each_module_alone_and_splits_stms_overhead(tmp_path):
         assert ratio and float(ratio.group(1)) == pytest.approx(
             report["module_ratios"]["train"][arch], abs=1e-3
         )
+    # Each model over TSN step by step, from the per-step times the report holds.
+    paired = report["paired_ratios"]
+    assert paired["confidence"] == 0.95
+    for mode, word in (("train", "train"), ("infer", "inference")):
+        tsn = report["step_ms"][f"tsn_{mode}"]
+        assert set(paired[mode]) == archs - {"tsn"}
+        for arch in archs - {"tsn"}:
+            steps = report["step_ms"][f"{arch}_{mode}"]
+            ratios = sorted(a / b for a, b in zip(steps, tsn, strict=True))
+            assert len(ratios) == 6
+            # Six values: the 95 % interval is their minimum and maximum.
+            assert paired[mode][arch] == pytest.approx(
+                {"median": statistics.median(ratios), "low": ratios[0], "high": ratios[-1]}
+            )
+            shown = paired[mode][arch]
+            assert (
+                f"{LABELS[arch]} {word} {shown['median']:.3f} "
+                f"[{shown['low']:.3f}, {shown['high']:.3f}]" in output
+            )
 
 
 def test_step_time_is_an_alias_and_peak_tflops_adds_mfu(tmp_path):
@@ -315,8 +347,6 @@ def test_device_step_seconds_reads_tensorflows_xplane_when_there_is_no_trace_jso
 
 
 def test_traced_device_times_go_into_the_report_and_the_table():
-    from stm_keras.benchmarks.model import ModelBench
-
     settings = {"depth": 50, "width_multiplier": 1.0, "frames": 8, "image_size": 224}
     settings.update(batch_size=16, dtype_policy="mixed_bfloat16", jit_compile=True)
     settings.update(replicas=1, matmul_size=8192, peak_tflops=None)
@@ -343,8 +373,6 @@ def test_traced_device_times_go_into_the_report_and_the_table():
 
 
 def test_module_ratios_divide_each_module_models_time_by_tsns():
-    from stm_keras.benchmarks.model import ModelBench
-
     settings = {"depth": 50, "width_multiplier": 1.0, "frames": 8, "image_size": 112}
     settings.update(batch_size=2, dtype_policy="float32", jit_compile=False)
     settings.update(replicas=1, matmul_size=2048, peak_tflops=None)
@@ -376,3 +404,67 @@ def test_module_ratios_divide_each_module_models_time_by_tsns():
     )
     assert two.module_ratios() == {} and "module_ratios" not in two.to_json()
     assert "one module over TSN" not in two.format()
+
+
+def _coverage(n: int, k: int) -> Fraction:
+    """P(x_(k) <= median <= x_(n+1-k)) for n independent draws, exactly."""
+    return 1 - 2 * sum(Fraction(math.comb(n, j), 2**n) for j in range(k))
+
+
+def test_median_interval_takes_the_narrowest_order_statistics_that_cover_95_percent():
+    # The textbook case: ten values, the 2nd and 9th smallest (coverage 97.9 %).
+    assert median_interval([float(v) for v in (5, 3, 9, 1, 7, 2, 8, 4, 10, 6)]) == (2.0, 9.0)
+    for n in range(1, 41):
+        values = [float(v) for v in range(n, 0, -1)]  # given in reverse order
+        interval = median_interval(values)
+        covering = [k for k in range(1, n // 2 + 1) if _coverage(n, k) >= Fraction(95, 100)]
+        if not covering:
+            assert interval is None, n  # n < 6: even min..max covers less than 95 %
+            continue
+        k = max(covering)
+        assert interval == (float(k), float(n + 1 - k)), n
+    assert median_interval([1.0] * 5) is None and median_interval([1.0] * 6) == (1.0, 1.0)
+    assert median_interval([float(v) for v in range(10)], level=0.8) == (2.0, 7.0)
+
+
+def test_paired_ratios_divide_each_step_by_tsns_step_of_the_same_pass():
+    settings = {"depth": 50, "width_multiplier": 1.0, "frames": 8, "image_size": 112}
+    settings.update(batch_size=2, dtype_policy="float32", jit_compile=False)
+    settings.update(replicas=1, matmul_size=2048, peak_tflops=None)
+    # The host slows down step after step; STM is 1.05x TSN within every pass but the last
+    # two, and its inference alone has only five steps (too few for an interval).
+    load = [1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 3.8]
+    tsn = [0.30 * x for x in load]
+    stm = [0.315 * x for x in load[:6]] + [0.30 * load[6] * 1.2, 0.30 * load[7] * 0.9]
+    bench = ModelBench(
+        train_seconds={"stm": statistics.median(stm), "tsn": statistics.median(tsn)},
+        infer_seconds={"stm": 0.1, "tsn": 0.09},
+        flops_per_clip={"stm": 16e9, "tsn": 15.8e9},
+        matmul_peak_flops=4.8e11,
+        steps=8,
+        device="CPU (2 threads)",
+        backend="tensorflow",
+        settings=settings,
+        step_seconds={
+            "stm_train": stm,
+            "tsn_train": tsn,
+            "stm_infer": [0.1] * 5,
+            "tsn_infer": [0.09] * 5,
+        },
+    )
+    paired = bench.paired_ratios()
+    # Eight ratios: six of 1.05, one 1.2, one 0.9. With eight values only their minimum and
+    # maximum bound the median at 95 % (the 2nd and 7th smallest cover 93 %).
+    assert paired == {"train": {"stm": pytest.approx({"median": 1.05, "low": 0.9, "high": 1.2})}}
+    report = bench.to_json()
+    assert report["paired_ratios"]["train"] == paired["train"]
+    assert report["paired_ratios"]["confidence"] == 0.95 and "infer" not in report["paired_ratios"]
+    assert report["step_ms"]["tsn_train"] == pytest.approx([300 * x for x in load])
+    assert "step by step over TSN (median, 95% interval): STM train 1.050 [0.900, 1.200]" in (
+        bench.format()
+    )
+    # Without per-step times there is nothing to pair.
+    medians_only = ModelBench(**{**bench.__dict__, "step_seconds": {}})
+    assert medians_only.paired_ratios() == {}
+    assert "paired_ratios" not in medians_only.to_json() and "step_ms" not in medians_only.to_json()
+    assert "step by step" not in medians_only.format()
