@@ -3,7 +3,7 @@
 from stm_keras.models.imagenet import load_imagenet_weights
 from stm_keras.models.stm_backbone import STMBackbone
 from stm_keras.models.stm_video_classifier import STMVideoClassifier
-from stm_keras.models.summary import ModelSummary, summarize
+from stm_keras.models.summary import ModelSummary, backbone_multiply_adds, summarize
 from stm_keras.models.transfer import TransferReport, transfer_weights
 from stm_keras.models.video_classifier_preprocessor import (
     PROTOCOLS,
@@ -19,6 +19,7 @@ __all__ = [
     "STMVideoClassifier",
     "TransferReport",
     "VideoClassifierPreprocessor",
+    "backbone_multiply_adds",
     "load_imagenet_weights",
     "summarize",
     "transfer_weights",

@@ -109,6 +109,33 @@ def _concrete_backbone(backbone: STMBackbone, frames: int, image_size: tuple[int
     return STMBackbone.from_config({**backbone.get_config(), "image_size": list(image_size)})
 
 
+def backbone_multiply_adds(
+    backbone: STMBackbone, frames: int, image_size: int | Sequence[int] = 224
+) -> dict[str, int]:
+    """Multiply-adds of each of ``backbone``'s layers for one clip, by layer name.
+
+    Layers without multiply-adds (BN, activations, pooling, merges) count 0. The backbone is
+    rebuilt symbolically for ``image_size``; nothing is run.
+    """
+    if not isinstance(backbone, STMBackbone):
+        raise ValueError(f"summarize counts STMBackbone models, got {type(backbone).__name__}")
+    concrete = _concrete_backbone(backbone, frames, spatial_shape(image_size))
+    counts = {}
+    for layer in concrete.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if not isinstance(layer.input, keras.KerasTensor):
+            counts[layer.name] = 0  # merges (Add, Concatenate) have no multiply-adds
+            continue
+        # Between folding and consensus the batch axis holds the clip's frames.
+        counts[layer.name] = layer_multiply_adds(
+            layer,
+            (frames, *layer.input.shape[1:]),
+            (frames, *layer.output.shape[1:]),
+        )
+    return counts
+
+
 def summarize(
     model: keras.Model, frames: int, image_size: int | Sequence[int] = 224
 ) -> ModelSummary:
@@ -126,22 +153,9 @@ def summarize(
     """
     size = spatial_shape(image_size)
     backbone = getattr(model, "backbone", model)
-    if not isinstance(backbone, STMBackbone):
-        raise ValueError(f"summarize counts STMBackbone models, got {type(backbone).__name__}")
-    concrete = _concrete_backbone(backbone, frames, size)
     by_part = {"backbone": 0, "temporal": 0, "motion": 0, "classifier": 0}
-    for layer in concrete.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if not isinstance(layer.input, keras.KerasTensor):
-            continue  # merges (Add, Concatenate) have no multiply-adds
-        # Between folding and consensus the batch axis holds the clip's frames.
-        count = layer_multiply_adds(
-            layer,
-            (frames, *layer.input.shape[1:]),
-            (frames, *layer.output.shape[1:]),
-        )
-        by_part[_part(layer.name)] += count
+    for name, count in backbone_multiply_adds(backbone, frames, size).items():
+        by_part[_part(name)] += count
     if model is not backbone:
         by_part["classifier"] = backbone.num_features * int(model.num_classes)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)

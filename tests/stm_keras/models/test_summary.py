@@ -4,7 +4,7 @@ import keras
 import pytest
 
 from stm_keras.layers import ChannelwiseTemporalConv, STMBlock
-from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
+from stm_keras.models import STMBackbone, STMVideoClassifier, backbone_multiply_adds, summarize
 from stm_keras.models.summary import layer_multiply_adds
 
 
@@ -34,6 +34,21 @@ def test_counting_rules():
     block.build((2, 4, 4, 16))
     with pytest.raises(ValueError, match="cannot count"):
         layer_multiply_adds(block, (2, 4, 4, 16), (2, 4, 4, 16))
+
+
+def test_backbone_multiply_adds_counts_each_layer_for_one_clip():
+    backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, image_size=64)
+    counts = backbone_multiply_adds(backbone, 2, 64)
+    assert set(counts) == {layer.name for layer in backbone.layers[1:]}  # all but the input
+    # conv1: 7x7, 3 -> 16 channels, stride 2 over 64 px: 32 x 32 outputs per frame, 2 frames.
+    assert counts["conv1_conv"] == 2 * 32 * 32 * 16 * 49 * 3
+    assert counts["conv1_bn"] == counts["conv2_block1_add"] == 0
+    assert counts["conv2_block1_cmm"] > 0 and counts["conv2_block1_1_temporal"] > 0
+    summary = summarize(backbone, 2, 64)
+    assert sum(counts.values()) == summary.multiply_adds
+    assert counts["conv2_block1_cmm"] <= summary.multiply_adds_by_part["motion"]
+    with pytest.raises(ValueError, match="takes 2 frames per clip, not 4"):
+        backbone_multiply_adds(backbone, 4)
 
 
 def test_summary_is_deterministic_and_checks_frames():
