@@ -8,10 +8,13 @@ step (forward + gradients of the weights and the input) for
 - ``v_*``: the same weights run by ``variant_forward`` below with one implementation choice
   changed (same function, other ops): CMM's 1x1 convs as convs (the layer runs them as matmuls),
   CMM's frame shift by slicing, the block's own 1x1 convs as matmuls, CMM's expand conv
-  folded into the block's last 1x1 conv. ``v_same`` rewrites the layer's own choices and
-  checks the rewrite.
+  folded into the block's last 1x1 conv, and (``v_bn_one_pass``) every BN's batch statistics
+  in training from one pass over its input (``one_pass_moments``) instead of Keras's two.
+  ``v_same`` rewrites the layer's own choices and checks the rewrite.
 
-Each variant's output is compared with the real layer's (relative L2 error). Calls are
+Each variant's inference output is compared with the real layer's (relative L2 error), and
+its train-step loss is reported (``train_loss``: equal for variants of the same function on
+the same weights). Calls are
 dispatched back to back and waited for once (device throughput, not launch latency); medians of
 ``--repeats``. Writes JSON with ``--output``.
 
@@ -47,7 +50,38 @@ VARIANTS = {
     "v_fold": (True, True, {"fold": True}),
     "v_tsn_matmul": (False, False, {"pointwise": "matmul"}),
     "v_stm_matmul": (True, True, {"pointwise": "matmul"}),
+    "v_bn_one_pass": (True, True, {"bn": "one_pass"}),
 }
+
+
+def one_pass_moments(inputs, axes):
+    """Mean and biased variance over ``axes`` from one pass over ``inputs``.
+
+    Keras's BatchNormalization takes the mean first, then the squared deviations from it: two
+    reads of its input. Here both come from sibling sums of ``d`` and ``d**2`` (XLA fuses them
+    into one read) with ``d = inputs - shift``, the shift being the first position's values per
+    channel: a value from the data, so ``E[d**2] - E[d]**2`` does not cancel when the mean is
+    large against the spread. The shift is constant for the gradients, which are exact.
+    """
+    axes = tuple(axes)
+    index = tuple(slice(0, 1) if a in axes else slice(None) for a in range(len(inputs.shape)))
+    shift = ops.stop_gradient(inputs[index])
+    centred = inputs - shift
+    mean_centred = ops.mean(centred, axis=axes)
+    variance = ops.mean(ops.square(centred), axis=axes) - ops.square(mean_centred)
+    return mean_centred + ops.squeeze(shift, axis=axes), ops.maximum(variance, 0.0)
+
+
+def use_one_pass_moments(block) -> int:
+    """Makes every BatchNormalization in ``block`` (CMM's too) use ``one_pass_moments``."""
+    count = 0
+    for layer in block._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer._moments = lambda inputs, mask, layer=layer: one_pass_moments(
+                inputs, layer._reduction_axes
+            )
+            count += 1
+    return count
 
 
 def pointwise(layer, x, mode: str):
@@ -117,6 +151,8 @@ def make_block(width: int, frames: int, use_cstm: bool, use_cmm: bool, options, 
     block = Block(width, frames, use_cstm=use_cstm, use_cmm=use_cmm, name="block")
     block.options = options
     block.build(shape)
+    if options and options.get("bn") == "one_pass":
+        use_one_pass_moments(block)
     return block
 
 
@@ -188,6 +224,7 @@ def main() -> None:
             infer_fn = jax.jit(infer)
             train_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 2)))
             out = np.asarray(infer_fn(trainable, non_trainable, x), dtype="float32")
+            train_loss = float(train_fn(trainable, non_trainable, x)[0])
             error = None
             if use_cstm and use_cmm:
                 if reference is None:
@@ -202,6 +239,7 @@ def main() -> None:
                 "train_ms": 1e3
                 * timed(train_fn, (trainable, non_trainable, x), args.calls, args.repeats),
                 "rel_error_vs_stm": error,
+                "train_loss": train_loss,
             }
             rows.append(row)
             print(
