@@ -1,6 +1,5 @@
 """scripts/block_variants.py: the per-block overhead probe runs and its rewrites match the layer."""
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -37,19 +36,12 @@ def test_block_variants_times_each_variant_and_checks_the_rewrites(tmp_path):
     assert rows["tsn"]["train_loss"] != rows["stm"]["train_loss"]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("block_variants", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_one_pass_moments_match_the_exact_statistics_and_their_gradients():
+def test_one_pass_moments_match_the_exact_statistics_and_their_gradients(load_script):
     import keras
     import numpy as np
     import tensorflow as tf
 
-    script = _script()
+    script = load_script("block_variants")
     shape, axes = (4, 5, 6, 7), (0, 1, 2)
     # A large mean against a small spread: E[x^2] - E[x]^2 without a shift cancels to noise.
     rng = np.random.default_rng(1)

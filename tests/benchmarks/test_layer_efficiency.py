@@ -1,6 +1,5 @@
 """scripts/layer_efficiency.py: an inference call's op time by layer, tiny, on TensorFlow."""
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -15,15 +14,8 @@ SCRIPT = pathlib.Path(__file__).parents[2] / "scripts" / "layer_efficiency.py"
 TINY = {"num_segments": 2, "image_size": 32, "width_multiplier": 0.25}
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("layer_efficiency", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_ops_map_to_the_unit_of_their_layer():
-    script = _script()
+def test_ops_map_to_the_unit_of_their_layer(load_script):
+    script = load_script("layer_efficiency")
     backbone = STMBackbone(50, **TINY)
     units = script.layer_units(backbone)
     # A conv, its BN, ReLU and padding are one unit; so are a residual add and its ReLU.
