@@ -174,8 +174,9 @@ def main() -> None:
         return 2.0 * unit_macs / unit_seconds / peak if unit_macs and unit_seconds else None
 
     rows = []
+    known = set(units.values())
     for unit in dict.fromkeys([*macs, *seconds]):
-        kind = unit_kind(unit, backbone) if unit in units.values() else "other (outside)"
+        kind = unit_kind(unit, backbone) if unit in known else "other (outside)"
         rows.append(
             {
                 "unit": unit,

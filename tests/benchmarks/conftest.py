@@ -1,7 +1,10 @@
 """Shared helpers of the benchmark-script tests."""
 
 import importlib.util
+import os
 import pathlib
+import subprocess
+import sys
 from types import ModuleType
 
 import pytest
@@ -20,3 +23,20 @@ def load_script():
         return module
 
     return load
+
+
+@pytest.fixture
+def run_script():
+    """Runs ``scripts/<name>.py`` with ``args`` in a fresh interpreter on ``backend``.
+
+    Returns the completed process; JAX runs on the CPU.
+    """
+
+    def run(name: str, args: list[str], backend: str = "tensorflow"):
+        env = {**os.environ, "KERAS_BACKEND": backend}
+        if backend == "jax":
+            env["JAX_PLATFORMS"] = "cpu"
+        command = [sys.executable, str(SCRIPTS / f"{name}.py"), *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+    return run

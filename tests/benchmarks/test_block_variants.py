@@ -9,16 +9,13 @@ import sys
 SCRIPT = pathlib.Path(__file__).parents[2] / "scripts" / "block_variants.py"
 
 
-def test_block_variants_times_each_variant_and_checks_the_rewrites(tmp_path):
+def test_block_variants_times_each_variant_and_checks_the_rewrites(tmp_path, run_script):
     output = tmp_path / "blocks.json"
     variants = "tsn,stm,v_same,v_cmm_conv,v_fold,v_stm_matmul,v_bn_one_pass"
     args = ["--batch-size", "1", "--frames", "4", "--stages", "conv3", "--variants", variants]
     args += ["--image-scale", "0.15", "--width-scale", "0.125", "--calls", "2", "--repeats", "1"]
     args += ["--dtype-policy", "float32", "--output", str(output)]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=300
-    )
+    result = run_script("block_variants", args, backend="jax")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {row["variant"]: row for row in json.loads(output.read_text())["rows"]}
     assert set(rows) == set(variants.split(","))

@@ -1,16 +1,11 @@
 """scripts/layer_efficiency.py: an inference call's op time by layer, tiny, on TensorFlow."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from stm_keras.models import STMBackbone, backbone_multiply_adds, summarize
 
-SCRIPT = pathlib.Path(__file__).parents[2] / "scripts" / "layer_efficiency.py"
 TINY = {"num_segments": 2, "image_size": 32, "width_multiplier": 0.25}
 
 
@@ -54,15 +49,12 @@ def test_ops_map_to_the_unit_of_their_layer(load_script):
         assert script.unit_kind(unit, backbone) == kind, unit
 
 
-def test_layer_efficiency_accounts_every_layer_of_a_profiled_call(tmp_path):
+def test_layer_efficiency_accounts_every_layer_of_a_profiled_call(tmp_path, run_script):
     output = tmp_path / "layers.json"
     args = ["--arch", "stm", "--depth", "18", "--frames", "2", "--image-size", "32"]
     args += ["--width-multiplier", "0.25", "--num-classes", "3", "--batch-size", "2"]
     args += ["--calls", "2", "--warmup", "1", "--matmul-size", "128", "--output", str(output)]
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=300
-    )
+    result = run_script("layer_efficiency", args)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(output.read_text())
     backbone = STMBackbone(18, **TINY)

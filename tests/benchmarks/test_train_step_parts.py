@@ -1,27 +1,19 @@
 """scripts/train_step_parts.py: a train step split into its parts, tiny, on TensorFlow."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-SCRIPT = pathlib.Path(__file__).parents[2] / "scripts" / "train_step_parts.py"
 PARTS = {"infer", "forward_train", "forward_backward", "apply", "train_step"}
 
 
-def test_train_step_parts_times_every_part_of_both_models(tmp_path):
+def test_train_step_parts_times_every_part_of_both_models(tmp_path, run_script):
     from stm_keras.models import STMBackbone, STMVideoClassifier
 
     output = tmp_path / "parts.json"
     args = ["--depth", "18", "--frames", "2", "--image-size", "32", "--width-multiplier", "0.25"]
     args += ["--num-classes", "3", "--steps", "2", "--warmup", "1", "--output", str(output)]
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=300
-    )
+    result = run_script("train_step_parts", args)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(output.read_text())
     assert set(report["ms"]) == {"stm", "tsn"}

@@ -372,10 +372,16 @@ def test_traced_device_times_go_into_the_report_and_the_table():
     assert "device_ms" not in ModelBench(**{**bench.__dict__, "device_seconds": {}}).to_json()
 
 
-def test_module_ratios_divide_each_module_models_time_by_tsns():
+def _cpu_settings() -> dict:
+    """``ModelBench.settings`` of the CPU command in BENCHMARKS.md (R50, 8 x 112 px, batch 2)."""
     settings = {"depth": 50, "width_multiplier": 1.0, "frames": 8, "image_size": 112}
     settings.update(batch_size=2, dtype_policy="float32", jit_compile=False)
     settings.update(replicas=1, matmul_size=2048, peak_tflops=None)
+    return settings
+
+
+def test_module_ratios_divide_each_module_models_time_by_tsns():
+    settings = _cpu_settings()
     bench = ModelBench(
         train_seconds={"stm": 0.36, "tsn": 0.32, "cstm_only": 0.33, "cmm_only": 0.35},
         infer_seconds={"stm": 0.095, "tsn": 0.080, "cstm_only": 0.082, "cmm_only": 0.092},
@@ -428,9 +434,7 @@ def test_median_interval_takes_the_narrowest_order_statistics_that_cover_95_perc
 
 
 def test_paired_ratios_divide_each_step_by_tsns_step_of_the_same_pass():
-    settings = {"depth": 50, "width_multiplier": 1.0, "frames": 8, "image_size": 112}
-    settings.update(batch_size=2, dtype_policy="float32", jit_compile=False)
-    settings.update(replicas=1, matmul_size=2048, peak_tflops=None)
+    settings = _cpu_settings()
     # The host slows down step after step; STM is 1.05x TSN within every pass but the last
     # two, and its inference alone has only five steps (too few for an interval).
     load = [1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 3.8]
