@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from stm_keras.layers.channelwise_temporal_conv import compiled_by_xla, temporal_convolution
-from stm_keras.layers.conv_bn import batch_norm, conv2d, pointwise_matmul
+from stm_keras.layers.conv_bn import MaxPooling2D, batch_norm, conv2d, pointwise_matmul
 
 
 def depthwise_conv3x3_by_slices(inputs, kernel):
@@ -108,7 +108,7 @@ class CMM(keras.layers.Layer):
         self.expand_conv.build(reduced_shape)
         self.pool = None
         if self.strides == 2:
-            self.pool = keras.layers.MaxPooling2D(
+            self.pool = MaxPooling2D(
                 2, strides=2, padding="same", name="pool", dtype=self.dtype_policy
             )
 

@@ -1,7 +1,8 @@
-"""Conv and BN factories shared by the STM layers and model builders (one initialisation)."""
+"""Conv, BN and max-pool layers shared by the STM layers and model builders (one initialisation)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -51,6 +52,69 @@ def conv2d(
     )
 
 
+@functools.cache
+def _jax_batch_norm_train_fn():
+    """Builds the custom-VJP train-mode BN for JAX once (JAX is imported only when used)."""
+    import jax
+    import jax.numpy as jnp
+
+    def statistics(x32):
+        axes = tuple(range(x32.ndim - 1))
+        count = x32.size // x32.shape[-1]
+        # One read of the input for both sums (XLA fuses sibling reductions). The shift, a value
+        # of the data per channel, keeps E[d^2] - E[d]^2 from cancelling when |mean| >> spread.
+        shift = x32[(0,) * (x32.ndim - 1)]
+        centred = x32 - shift
+        mean_centred = jnp.sum(centred, axes) / count
+        variance = jnp.maximum(jnp.sum(centred * centred, axes) / count - mean_centred**2, 0.0)
+        return mean_centred + shift, variance, axes, count
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+    def batch_norm(x, gamma, beta, epsilon):
+        return forward(x, gamma, beta, epsilon)[0]
+
+    def forward(x, gamma, beta, epsilon):
+        x32 = x.astype(jnp.float32)
+        mean, variance, _, _ = statistics(x32)
+        inv = jax.lax.rsqrt(variance + epsilon)
+        outputs = ((x32 - mean) * (inv * gamma) + beta).astype(x.dtype)
+        # Saved for the gradients: the input in its own dtype (bf16 under mixed precision), not
+        # a float32 copy, and per-channel vectors.
+        return (outputs, mean, variance), (x, mean, inv, gamma)
+
+    def backward(epsilon, saved, cotangents):
+        x, mean, inv, gamma = saved
+        d_outputs, d_mean, d_variance = cotangents
+        x32 = x.astype(jnp.float32)
+        axes = tuple(range(x.ndim - 1))
+        count = x.size // x.shape[-1]
+        dy = d_outputs.astype(jnp.float32)
+        centred = x32 - mean
+        normalized = centred * inv
+        d_beta = jnp.sum(dy, axes)
+        d_gamma = jnp.sum(dy * normalized, axes)  # one read of x and dy for both sums
+        d_x = (gamma * inv / count) * (count * dy - d_beta - normalized * d_gamma)
+        # The statistics are outputs too (for the moving averages): their own cotangents.
+        d_x = d_x + (d_mean + 2.0 * d_variance * centred) / count
+        return d_x.astype(x.dtype), d_gamma.astype(gamma.dtype), d_beta.astype(gamma.dtype)
+
+    batch_norm.defvjp(forward, backward)
+    return batch_norm
+
+
+def jax_batch_norm_train(x: Any, gamma: Any, beta: Any, epsilon: float) -> tuple[Any, Any, Any]:
+    """Train-mode batch norm over every axis but the last, on JAX, with a hand-written VJP.
+
+    Returns ``(outputs, mean, variance)``: outputs in ``x``'s dtype, the batch mean and biased
+    variance in float32 (statistics accumulate in float32 whatever ``x``'s dtype). Same function
+    as Keras's BN in training, with fewer passes over memory: the statistics come from one read
+    of ``x`` instead of two, the gradient pass keeps ``x`` (bf16 under mixed precision) rather
+    than a float32 copy, and the input gradient is the closed form (two reductions, one
+    element-wise pass) rather than the autodiff of mean, variance and normalization.
+    """
+    return _jax_batch_norm_train_fn()(x, gamma, beta, float(epsilon))
+
+
 @keras.saving.register_keras_serializable(package="stm_keras")
 class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` that runs TensorFlow's fused kernel.
@@ -71,7 +135,29 @@ class BatchNormalization(keras.layers.BatchNormalization):
     renorm and synchronized BN get the Keras layer unchanged: the fused kernel's inference-mode
     gradient made a partial-BN train step of ResNet-50 on a CPU 4-7 % slower than Keras's
     multiply-add. The weights and config are the Keras layer's.
+
+    On the JAX backend, a trainable layer in training (normalized on the last axis, no mask,
+    renorm or synchronization) runs ``jax_batch_norm_train``: the same function with fewer
+    memory passes forward and backward. Inference runs Keras's ops, which XLA fuses into one
+    multiply-add.
     """
+
+    # False (per layer or class): Keras's ops on JAX too, for A/B timing (`bench model
+    # --keras-ops`); the results agree to rounding. Not part of the config.
+    xla_kernels = True
+
+    def _jax_train(self, inputs: Any, training: Any, mask: Any) -> bool:
+        return (
+            self.xla_kernels
+            and keras.backend.backend() == "jax"
+            and bool(training)
+            and self.trainable
+            and mask is None
+            and keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16", "float32")
+            and self.axis in (-1, len(inputs.shape) - 1)
+            and not self.renorm
+            and not self.synchronized
+        )
 
     def _fused(self, inputs: Any, mask: Any) -> bool:
         return (
@@ -84,6 +170,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
         )
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+        if self._jax_train(inputs, training, mask):
+            return self._call_jax_train(inputs)
         frozen_in_training = training and not self.trainable
         if frozen_in_training or not self._fused(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
@@ -123,9 +211,83 @@ class BatchNormalization(keras.layers.BatchNormalization):
         )
         return tf.cast(outputs, self.compute_dtype)
 
+    def _call_jax_train(self, inputs: Any) -> Any:
+        channels = inputs.shape[-1]
+        gamma = ops.cast(self.gamma, "float32") if self.scale else ops.ones([channels])
+        beta = ops.cast(self.beta, "float32") if self.center else ops.zeros([channels])
+        outputs, mean, variance = jax_batch_norm_train(inputs, gamma, beta, self.epsilon)
+        momentum = self.momentum
+        moving_mean = ops.cast(self.moving_mean, "float32")
+        moving_variance = ops.cast(self.moving_variance, "float32")
+        self.moving_mean.assign(moving_mean * momentum + mean * (1.0 - momentum))
+        self.moving_variance.assign(moving_variance * momentum + variance * (1.0 - momentum))
+        return ops.cast(outputs, self.compute_dtype)
+
 
 def batch_norm(name: str, dtype: Any = None) -> keras.layers.BatchNormalization:
     """A BatchNormalization with the package's epsilon and momentum (fused on TensorFlow)."""
     return BatchNormalization(
         epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name, dtype=dtype
     )
+
+
+def max_pool_by_slices(inputs: Any, pool_size: int, strides: int) -> Any:
+    """``"valid"`` max-pooling of ``[B, H, W, C]`` as the max of ``pool_size**2`` strided slices.
+
+    Equal to ``MaxPooling2D(pool_size, strides)``. Under XLA the gradient becomes padded
+    selects that fuse into one element-wise pass, where reduce-window's gradient is a
+    select-and-scatter (a scatter kernel over the whole input on a GPU). Where a window holds
+    tied maxima the gradient is shared among them instead of going to one.
+    """
+    height, width = inputs.shape[1], inputs.shape[2]
+    out_height = (height - pool_size) // strides + 1
+    out_width = (width - pool_size) // strides + 1
+    out = None
+    for i in range(pool_size):
+        for j in range(pool_size):
+            window = inputs[
+                :,
+                i : i + strides * (out_height - 1) + 1 : strides,
+                j : j + strides * (out_width - 1) + 1 : strides,
+            ]
+            out = window if out is None else ops.maximum(out, window)
+    return out
+
+
+@keras.saving.register_keras_serializable(package="stm_keras")
+class MaxPooling2D(keras.layers.MaxPooling2D):
+    """``keras.layers.MaxPooling2D`` that, under XLA, runs ``max_pool_by_slices``.
+
+    For channels-last inputs of known size whose ``"same"`` padding adds nothing (stride equal
+    to the pool size, sides divisible by it) or with ``"valid"`` padding: STM-ResNet's stem
+    pool and CMM's pool in strided blocks. Other cases, and TensorFlow outside XLA, run the
+    Keras layer. Same weights-free config as the Keras layer.
+    """
+
+    # False (per layer or class): Keras's reduce-window under XLA too, for A/B timing (`bench
+    # model --keras-ops`); the outputs are equal. Not part of the config.
+    xla_kernels = True
+
+    def _by_slices(self, inputs: Any) -> bool:
+        from stm_keras.layers.channelwise_temporal_conv import compiled_by_xla
+
+        (pool_height, pool_width), (stride_height, stride_width) = self.pool_size, self.strides
+        if not (self.xla_kernels and compiled_by_xla()):
+            return False
+        if self.data_format != "channels_last" or len(inputs.shape) != 4:
+            return False
+        if pool_height != pool_width or stride_height != stride_width:
+            return False
+        height, width = inputs.shape[1], inputs.shape[2]
+        if height is None or width is None or min(height, width) < pool_height:
+            return False
+        if self.padding == "valid":
+            return True
+        return (
+            pool_height == stride_height and height % pool_height == 0 and width % pool_width == 0
+        )
+
+    def call(self, inputs: Any) -> Any:
+        if self._by_slices(inputs):
+            return max_pool_by_slices(inputs, self.pool_size[0], self.strides[0])
+        return super().call(inputs)

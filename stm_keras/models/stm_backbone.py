@@ -9,7 +9,7 @@ import keras
 import keras_hub
 
 from stm_keras.layers import FoldFrames, TemporalConsensus
-from stm_keras.layers.conv_bn import batch_norm, conv2d
+from stm_keras.layers.conv_bn import MaxPooling2D, batch_norm, conv2d
 from stm_keras.layers.stm_block import apply_stm_block
 
 # depth -> (bottleneck?, blocks in conv2_x..conv5_x)
@@ -149,7 +149,7 @@ class STMBackbone(keras_hub.models.Backbone):
         x = batch_norm("conv1_bn", dtype)(x)
         x = keras.layers.ReLU(name="conv1_relu", dtype=dtype)(x)
         x = keras.layers.ZeroPadding2D(1, name="pool1_pad", dtype=dtype)(x)
-        x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool", dtype=dtype)(x)
+        x = MaxPooling2D(3, strides=2, name="pool1_pool", dtype=dtype)(x)
         for stage, stage_blocks, stage_width in zip(STAGES, blocks, STAGE_WIDTHS, strict=True):
             stm_blocks = 0
             if stage in stm_stages:

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     np.testing.assert_array_equal(y[:, 0, ..., 12:], clips[:, 1, ..., 12:])
     assert CMM(2, strides=2)(x).shape == (4, 3, 3, 16)
     assert STMBlock(4, 2, strides=2)(x).shape == (4, 3, 3, 16)
-    # Training mode: the package's BatchNormalization falls back to Keras's own on JAX.
+    # Training mode: the package's BatchNormalization runs its JAX kernel (jax_batch_norm_train).
     assert STMBlock(4, 2, strides=2)(x, training=True).shape == (4, 3, 3, 16)
     print("JAX-OK")
     """
