@@ -4,7 +4,9 @@
 ``STMVideoClassifier`` on an ``STMBackbone`` built from the same keyword arguments; the TSN
 baseline only turns CSTM and CMM off, so the ratios are the cost of the STM modules alone.
 With ``modules=True`` (``--modules``) STM with only CSTM and STM with only CMM are timed too,
-which splits that cost by module.
+which splits that cost by module. With ``keras_ops=True`` (``--keras-ops``) STM and TSN are
+also timed with stm-keras's XLA paths off (train-mode BN and max-pooling on Keras's own ops),
+which measures what those paths buy.
 
 Timing: after untimed warm-up steps (tracing, compilation), the models are stepped
 alternately (A, B, B, A, ...: the order reverses every step so none benefits from its place),
@@ -42,7 +44,10 @@ from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
 TSN_OPTIONS = {"use_cstm": False, "use_cmm": False}
 # ``modules=True`` adds STM with one module off; their time over TSN's splits STM's overhead.
 MODULE_OPTIONS = {"cstm_only": {"use_cmm": False}, "cmm_only": {"use_cstm": False}}
+# ``keras_ops=True`` adds STM and TSN with the layers' ``xla_kernels`` off, under these names.
+KERAS_OPS = {"stm_keras_ops": "stm", "tsn_keras_ops": "tsn"}
 LABELS = {"stm": "STM", "tsn": "TSN", "cstm_only": "CSTM only", "cmm_only": "CMM only"}
+LABELS |= {"stm_keras_ops": "STM, Keras ops", "tsn_keras_ops": "TSN, Keras ops"}
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # A train step's FLOPs as forward passes: forward, backward to activations, to weights.
 TRAIN_FORWARD_PASSES = 3
@@ -86,6 +91,9 @@ class ModelBench:
     # From the profiler trace (``trace_dir``), per ``{arch}_{mode}``: first kernel start to last
     # kernel end on the accelerator, host work excluded. Empty without a trace or accelerator.
     device_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    # The same steps' kernel time: the length of the union of their accelerator events, so the
+    # idle gaps inside the step (waits on the host, launch latency) are left out.
+    device_kernel_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     # Every timed step, per ``{arch}_{mode}``, in order: step ``i`` of each model ran within
     # the same pass of the interleaved loop. Empty where only the medians are known.
     step_seconds: dict[str, list[float]] = dataclasses.field(default_factory=dict)
@@ -111,13 +119,20 @@ class ModelBench:
         return self.infer_seconds["stm"] / self.infer_seconds["tsn"]
 
     def device_ratios(self) -> dict[str, float]:
-        """``device_ratio_{train,infer}``: STM over TSN in accelerator time, where traced."""
+        """STM over TSN where traced: ``device_ratio_*`` and ``device_kernel_ratio_*``.
+
+        Keys ``{device,device_kernel}_ratio_{train,infer}``: accelerator time and kernel time.
+        """
         ratios = {}
-        for mode in ("train", "infer"):
-            stm = self.device_seconds.get(f"stm_{mode}")
-            tsn = self.device_seconds.get(f"tsn_{mode}")
-            if stm and tsn:
-                ratios[f"device_ratio_{mode}"] = stm / tsn
+        for name, seconds in (
+            ("device", self.device_seconds),
+            ("device_kernel", self.device_kernel_seconds),
+        ):
+            for mode in ("train", "infer"):
+                stm = seconds.get(f"stm_{mode}")
+                tsn = seconds.get(f"tsn_{mode}")
+                if stm and tsn:
+                    ratios[f"{name}_ratio_{mode}"] = stm / tsn
         return ratios
 
     def module_ratios(self) -> dict[str, dict[str, float]]:
@@ -130,6 +145,14 @@ class ModelBench:
             for mode, seconds in (("train", self.train_seconds), ("infer", self.infer_seconds))
         }
 
+    def keras_ops_ratios(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Each model on Keras's ops over the same model on stm-keras's XLA paths, step by step.
+
+        ``{"train"|"infer": {"stm"|"tsn": {"median", "low", "high"}}}`` (as ``paired_ratios``);
+        above 1 where the XLA paths save time. Empty unless timed with ``keras_ops``.
+        """
+        return self._paired({base: (arch, base) for arch, base in KERAS_OPS.items()})
+
     def paired_ratios(self) -> dict[str, dict[str, dict[str, float]]]:
         """Each model's time over TSN's step by step: median and confidence interval.
 
@@ -139,17 +162,21 @@ class ModelBench:
         at ``CONFIDENCE`` (``median_interval``). Empty without per-step times or with too few
         steps for an interval.
         """
+        return self._paired({arch: (arch, "tsn") for arch in self.archs if arch != "tsn"})
+
+    def _paired(self, pairs: dict[str, tuple[str, str]]) -> dict[str, dict[str, dict[str, float]]]:
+        """Median and interval of ``arch``'s steps over ``base``'s, for ``pairs[key]``."""
         ratios: dict[str, dict[str, dict[str, float]]] = {}
         for mode in ("train", "infer"):
-            tsn = self.step_seconds.get(f"tsn_{mode}")
-            for arch in self.archs:
+            for key, (arch, base) in pairs.items():
                 steps = self.step_seconds.get(f"{arch}_{mode}")
-                if arch == "tsn" or not tsn or not steps:
+                base_steps = self.step_seconds.get(f"{base}_{mode}")
+                if not steps or not base_steps:
                     continue
-                paired = [a / b for a, b in zip(steps, tsn, strict=True)]
+                paired = [a / b for a, b in zip(steps, base_steps, strict=True)]
                 interval = median_interval(paired)
                 if interval is not None:
-                    ratios.setdefault(mode, {})[arch] = {
+                    ratios.setdefault(mode, {})[key] = {
                         "median": statistics.median(paired),
                         "low": interval[0],
                         "high": interval[1],
@@ -193,8 +220,15 @@ class ModelBench:
         paired = self.paired_ratios()
         if paired:
             report["paired_ratios"] = {"confidence": CONFIDENCE, **paired}
+        keras_ops = self.keras_ops_ratios()
+        if keras_ops:
+            report["keras_ops_ratios"] = {"confidence": CONFIDENCE, **keras_ops}
         if self.device_seconds:
             report["device_ms"] = {k: 1e3 * v for k, v in self.device_seconds.items()}
+            if self.device_kernel_seconds:
+                report["device_kernel_ms"] = {
+                    k: 1e3 * v for k, v in self.device_kernel_seconds.items()
+                }
             report.update(self.device_ratios())
         peak_tflops = self.settings.get("peak_tflops")
         if peak_tflops:
@@ -206,18 +240,19 @@ class ModelBench:
         s = self.settings
         achieved = self.achieved_flops()
         peak = self.matmul_peak_flops
+        width = max(10, *(len(LABELS[arch]) + 1 for arch in self.archs))
         lines = [
             f"ResNet-{s['depth']} x{s['width_multiplier']:g}, {s['frames']} frames of "
             f"{s['image_size']}px, batch {s['batch_size']}, {s['dtype_policy']}, XLA "
             f"{s['jit_compile']}, {s['replicas']} device(s); median of {self.steps} interleaved "
             f"steps; {self.backend} backend on {self.device}",
-            f"{'':<10}{'train ms':>10}{'clips/s':>9}{'of peak':>9}"
+            f"{'':<{width}}{'train ms':>10}{'clips/s':>9}{'of peak':>9}"
             f"{'infer ms':>11}{'clips/s':>9}{'of peak':>9}",
         ]
         for arch in self.archs:
             train, infer = self.train_seconds[arch], self.infer_seconds[arch]
             lines.append(
-                f"{LABELS[arch]:<10}{train * 1e3:>10.1f}{self.batch_size / train:>9.1f}"
+                f"{LABELS[arch]:<{width}}{train * 1e3:>10.1f}{self.batch_size / train:>9.1f}"
                 f"{achieved[f'{arch}_train'] / peak:>9.1%}{infer * 1e3:>11.1f}"
                 f"{self.batch_size / infer:>9.1f}{achieved[f'{arch}_infer'] / peak:>9.1%}"
             )
@@ -244,12 +279,29 @@ class ModelBench:
                     for arch, r in paired.get(mode, {}).items()
                 )
             )
+        keras_ops = self.keras_ops_ratios()
+        if keras_ops:
+            lines.append(
+                f"Keras ops over stm-keras's XLA paths, step by step (median, {CONFIDENCE:.0%} "
+                "interval): "
+                + "; ".join(
+                    f"{LABELS[arch]} {MODE_WORDS[mode]} {r['median']:.3f} "
+                    f"[{r['low']:.3f}, {r['high']:.3f}]"
+                    for mode in ("train", "infer")
+                    for arch, r in keras_ops.get(mode, {}).items()
+                )
+            )
         if self.device_seconds:
             traced = ", ".join(
                 f"{k} {1e3 * v:.2f} ms" for k, v in sorted(self.device_seconds.items())
             )
             ratios = ", ".join(f"{k} {v:.3f}" for k, v in self.device_ratios().items())
             lines.append(f"accelerator time of one traced step: {traced}; {ratios}")
+            if self.device_kernel_seconds:
+                kernels = ", ".join(
+                    f"{k} {1e3 * v:.2f} ms" for k, v in sorted(self.device_kernel_seconds.items())
+                )
+                lines.append(f"kernel time of the same steps (idle gaps left out): {kernels}")
         if s.get("peak_tflops"):
             mfu = ", ".join(f"{k} {v / (s['peak_tflops'] * 1e12):.1%}" for k, v in achieved.items())
             lines.append(f"MFU against {s['peak_tflops']:g} TFLOP/s: {mfu}")
@@ -334,23 +386,52 @@ DEVICE_PLANES = ("/device:GPU", "/device:TPU")
 def device_step_seconds(log_dir: str) -> float | None:
     """Accelerator time of the one step traced into ``log_dir``, or None without a device plane.
 
-    The time from the first event's start to the last one's end on the accelerators' planes
-    (kernels and copies), so host work before and after the step is left out. Reads the
-    Chrome-format ``*.trace.json.gz`` JAX's profiler writes, or else the ``*.xplane.pb``
-    TensorFlow's writes (which needs TensorFlow's protobuf classes to parse).
+    See ``device_step_spans`` for which events count; this is their first start to last end.
     """
-    runs = sorted(glob.glob(os.path.join(log_dir, "plugins", "profile", "*")))
-    if not runs:
-        return None
-    traces = sorted(glob.glob(os.path.join(runs[-1], "*.trace.json.gz")))
-    if traces:
-        spans = _trace_json_spans(traces[-1])
-    else:
-        planes = sorted(glob.glob(os.path.join(runs[-1], "*.xplane.pb")))
-        spans = _xplane_spans(planes[-1]) if planes else []
+    spans = device_step_spans(log_dir)
     if not spans:
         return None
     return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+def device_kernel_seconds(log_dir: str) -> float | None:
+    """Kernel time of the one step traced into ``log_dir``, or None without a device plane.
+
+    The length of the union of the step's accelerator events (``device_step_spans``): time
+    when at least one ran. Unlike ``device_step_seconds`` it leaves out the idle gaps inside
+    the step, where the accelerator waited on the host.
+    """
+    spans = sorted(device_step_spans(log_dir))
+    if not spans:
+        return None
+    total, covered_to = 0.0, -math.inf
+    for start, end in spans:
+        if end > covered_to:
+            total += end - max(start, covered_to)
+            covered_to = end
+    return total
+
+
+def device_step_spans(log_dir: str) -> list[tuple[float, float]]:
+    """``(start, end)`` seconds of the accelerator events of the step traced into ``log_dir``.
+
+    The events on the accelerators' planes (kernels and copies), so host work before and after
+    the step is left out. Where events
+    name their XLA module (JAX's traces do), only the module with the most kernels counts: the
+    step, not the batch's conversions (a few kernels, which can also wait on the host) that
+    run before it with host work in between. Reads
+    the Chrome-format ``*.trace.json.gz`` JAX's profiler writes, or else the ``*.xplane.pb``
+    TensorFlow's writes (which needs TensorFlow's protobuf classes to parse). Empty without a
+    trace or a device plane.
+    """
+    runs = sorted(glob.glob(os.path.join(log_dir, "plugins", "profile", "*")))
+    if not runs:
+        return []
+    traces = sorted(glob.glob(os.path.join(runs[-1], "*.trace.json.gz")))
+    if traces:
+        return _trace_json_spans(traces[-1])
+    planes = sorted(glob.glob(os.path.join(runs[-1], "*.xplane.pb")))
+    return _xplane_spans(planes[-1]) if planes else []
 
 
 def _trace_json_spans(path: str) -> list[tuple[float, float]]:
@@ -363,11 +444,16 @@ def _trace_json_spans(path: str) -> list[tuple[float, float]]:
         and event.get("name") == "process_name"
         and str(event.get("args", {}).get("name", "")).startswith(DEVICE_PLANES)
     }
-    return [  # microseconds -> seconds
-        (float(event["ts"]) / 1e6, (float(event["ts"]) + float(event.get("dur", 0))) / 1e6)
-        for event in events
-        if event.get("ph") == "X" and event.get("pid") in devices
-    ]
+    modules: dict[str, list[tuple[float, float]]] = {}
+    for event in events:
+        if event.get("ph") == "X" and event.get("pid") in devices:
+            start = float(event["ts"]) / 1e6  # microseconds -> seconds
+            span = (start, start + float(event.get("dur", 0)) / 1e6)
+            modules.setdefault(event.get("args", {}).get("hlo_module", ""), []).append(span)
+    named = {name: spans for name, spans in modules.items() if name}
+    if not named:
+        return modules.get("", [])
+    return max(named.values(), key=len)
 
 
 def _xplane_spans(path: str) -> list[tuple[float, float]]:
@@ -500,6 +586,7 @@ def measure_model(
     peak_tflops: float | None = None,
     trace_dir: str | None = None,
     modules: bool = False,
+    keras_ops: bool = False,
 ) -> ModelBench:
     """Times train steps and inference of STM- and TSN-ResNet on the same batch, interleaved.
 
@@ -527,6 +614,10 @@ def measure_model(
         modules: bool. Also time STM with CMM off (``cstm_only``) and with CSTM off
             (``cmm_only``), interleaved with the other two; their times over TSN's split STM's
             overhead by module. Defaults to False.
+        keras_ops: bool. Also time STM and TSN with every stm-keras ``BatchNormalization`` and
+            ``MaxPooling2D`` on Keras's own ops (``xla_kernels`` off: ``stm_keras_ops``,
+            ``tsn_keras_ops``), interleaved with the others; ``keras_ops_ratios`` divides
+            them by the same models on stm-keras's XLA paths. Defaults to False.
 
     Returns:
         A ``ModelBench``.
@@ -568,6 +659,8 @@ def measure_model(
     variants = {"stm": backbone, "tsn": {**backbone, **TSN_OPTIONS}}
     if modules:
         variants.update({arch: {**backbone, **off} for arch, off in MODULE_OPTIONS.items()})
+    if keras_ops:
+        variants.update({arch: variants[base] for arch, base in KERAS_OPS.items()})
     archs = tuple(variants)
     previous = keras.config.dtype_policy()
     # Global, not per backbone: the classifier then also compiles with loss scaling.
@@ -580,6 +673,9 @@ def measure_model(
             models = _build(variants, num_classes, jit_compile)
     finally:
         keras.config.set_dtype_policy(previous)
+    for arch in KERAS_OPS:
+        if arch in models:
+            use_keras_ops(models[arch])
     flops = {
         arch: 2.0 * summarize(model, frames, image_size).multiply_adds
         for arch, model in models.items()
@@ -617,15 +713,17 @@ def measure_model(
                 seconds[f"{arch}_{mode}"].append(time.perf_counter() - start)
             matmul_seconds.append(matmul())
     device_seconds: dict[str, float] = {}
+    kernel_seconds: dict[str, float] = {}
     if trace_dir:
         for arch in archs:
             for mode, run in (("train", train), ("infer", infer)):
                 log_dir = os.path.join(trace_dir, arch, mode)
                 with profiler_trace(log_dir):
                     run(arch)
-                busy = device_step_seconds(log_dir)
-                if busy is not None:
-                    device_seconds[f"{arch}_{mode}"] = busy
+                span = device_step_seconds(log_dir)
+                if span is not None:
+                    device_seconds[f"{arch}_{mode}"] = span
+                    kernel_seconds[f"{arch}_{mode}"] = device_kernel_seconds(log_dir)
     for runner in runners.values():
         runner.close()
     settings["timing"] = "carried state" if runners["stm"].carries_state else "on_batch"
@@ -641,8 +739,21 @@ def measure_model(
         backend=backend,
         settings=settings,
         device_seconds=device_seconds,
+        device_kernel_seconds=kernel_seconds,
         step_seconds=seconds,
     )
+
+
+def use_keras_ops(model: keras.Model) -> int:
+    """Turns ``xla_kernels`` off in every BN and max-pool of ``model``; returns how many."""
+    from stm_keras.layers.conv_bn import BatchNormalization, MaxPooling2D
+
+    count = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, (BatchNormalization, MaxPooling2D)):
+            layer.xla_kernels = False
+            count += 1
+    return count
 
 
 def _build(

@@ -157,6 +157,13 @@ def flops(
     "interleaved with the others: their time over TSN's splits STM's overhead by module.",
 )
 @click.option(
+    "--keras-ops",
+    is_flag=True,
+    help="Also time STM and TSN with their BNs and max-pools on Keras's own ops (stm-keras's "
+    "XLA paths off: the train-mode BN kernel on JAX, max-pooling by slices), interleaved with "
+    "the others: what those paths save, step by step.",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False),
     help='Also write {"train_clips_per_s", "infer_clips_per_s", "ratio_train", "ratio_infer", '
@@ -168,9 +175,9 @@ def model(dtype_policy: str | None, mixed_precision: bool, output: str | None, *
 
     Prints each model's median step time, clips/s and achieved FLOP/s as a fraction of a
     matmul's FLOP/s timed in the same run, and the ratios STM/TSN (with --modules, also each
-    module's own ratio to TSN). With 6 steps or more it also prints the median of the
-    step-by-step ratios with a 95 % confidence interval (more --steps narrow it). Alias:
-    `bench step-time`.
+    module's own ratio to TSN; with --keras-ops, what stm-keras's XLA paths save). With 6
+    steps or more it also prints the median of the step-by-step ratios with a 95 % confidence
+    interval (more --steps narrow it). Alias: `bench step-time`.
 
     \b
     Examples:

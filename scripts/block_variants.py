@@ -7,14 +7,14 @@ step (forward + gradients of the weights and the input) for
 - ``tsn``, ``cstm_only``, ``cmm_only``, ``stm``: the real ``STMBlock`` layer;
 - ``v_*``: the same weights run by ``variant_forward`` below with one implementation choice
   changed (same function, other ops): CMM's 1x1 convs as convs (the layer runs them as matmuls),
-  CMM's frame shift by slicing, the block's own 1x1 convs as matmuls, CMM's expand conv
-  folded into the block's last 1x1 conv, and (``v_bn_one_pass``) every BN's batch statistics
-  in training from one pass over its input (``one_pass_moments``) instead of Keras's two.
+  CMM's frame shift by slicing, the block's own 1x1 convs as matmuls, and CMM's expand conv
+  folded into the block's last 1x1 conv.
   ``v_same`` rewrites the layer's own choices and checks the rewrite.
 
-Each variant's inference output is compared with the real layer's (relative L2 error), and
-its train-step loss is reported (``train_loss``: equal for variants of the same function on
-the same weights). Calls are
+Each variant runs the weights of the first row with the same modules (the real layer, in the
+default order); its inference output is compared with that row's (``rel_error_vs_layer``,
+relative L2 error), and its train-step loss is reported (``train_loss``: equal for variants of
+the same function on the same weights). Calls are
 dispatched back to back and waited for once (device throughput, not launch latency); medians of
 ``--repeats``. Writes JSON with ``--output``.
 
@@ -50,38 +50,7 @@ VARIANTS = {
     "v_fold": (True, True, {"fold": True}),
     "v_tsn_matmul": (False, False, {"pointwise": "matmul"}),
     "v_stm_matmul": (True, True, {"pointwise": "matmul"}),
-    "v_bn_one_pass": (True, True, {"bn": "one_pass"}),
 }
-
-
-def one_pass_moments(inputs, axes):
-    """Mean and biased variance over ``axes`` from one pass over ``inputs``.
-
-    Keras's BatchNormalization takes the mean first, then the squared deviations from it: two
-    reads of its input. Here both come from sibling sums of ``d`` and ``d**2`` (XLA fuses them
-    into one read) with ``d = inputs - shift``, the shift being the first position's values per
-    channel: a value from the data, so ``E[d**2] - E[d]**2`` does not cancel when the mean is
-    large against the spread. The shift is constant for the gradients, which are exact.
-    """
-    axes = tuple(axes)
-    index = tuple(slice(0, 1) if a in axes else slice(None) for a in range(len(inputs.shape)))
-    shift = ops.stop_gradient(inputs[index])
-    centred = inputs - shift
-    mean_centred = ops.mean(centred, axis=axes)
-    variance = ops.mean(ops.square(centred), axis=axes) - ops.square(mean_centred)
-    return mean_centred + ops.squeeze(shift, axis=axes), ops.maximum(variance, 0.0)
-
-
-def use_one_pass_moments(block) -> int:
-    """Makes every BatchNormalization in ``block`` (CMM's too) use ``one_pass_moments``."""
-    count = 0
-    for layer in block._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer._moments = lambda inputs, mask, layer=layer: one_pass_moments(
-                inputs, layer._reduction_axes
-            )
-            count += 1
-    return count
 
 
 def pointwise(layer, x, mode: str):
@@ -151,8 +120,6 @@ def make_block(width: int, frames: int, use_cstm: bool, use_cmm: bool, options, 
     block = Block(width, frames, use_cstm=use_cstm, use_cmm=use_cmm, name="block")
     block.options = options
     block.build(shape)
-    if options and options.get("bn") == "one_pass":
-        use_one_pass_moments(block)
     return block
 
 
@@ -197,20 +164,21 @@ def main() -> None:
         shape = (args.batch_size * args.frames, side, side, 4 * width)
         compute_dtype = keras.DTypePolicy(args.dtype_policy).compute_dtype
         x = jax.numpy.asarray(rng.standard_normal(shape), dtype=compute_dtype)
-        reference = None
-        weights = None
+        # Per module set (CSTM, CMM): the first such row's weights and inference output.
+        references: dict[tuple[bool, bool], np.ndarray] = {}
+        weights: dict[tuple[bool, bool], list] = {}
         for name in args.variants.split(","):
             if time.perf_counter() - began > args.deadline:
                 print(f"deadline: skipping {stage} {name}", flush=True)
                 continue
             use_cstm, use_cmm, options = VARIANTS[name]
             block = make_block(width, args.frames, use_cstm, use_cmm, options, shape)
-            if use_cstm and use_cmm:
-                if weights is None:
-                    weights = [v.numpy() for v in block.weights]
-                else:
-                    for variable, value in zip(block.weights, weights, strict=True):
-                        variable.assign(value)
+            kind = (use_cstm, use_cmm)
+            if kind not in weights:
+                weights[kind] = [v.numpy() for v in block.weights]
+            else:
+                for variable, value in zip(block.weights, weights[kind], strict=True):
+                    variable.assign(value)
             trainable = [v.value for v in block.trainable_variables]
             non_trainable = [v.value for v in block.non_trainable_variables]
 
@@ -225,10 +193,9 @@ def main() -> None:
             train_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 2)))
             out = np.asarray(infer_fn(trainable, non_trainable, x), dtype="float32")
             train_loss = float(train_fn(trainable, non_trainable, x)[0])
+            reference = references.setdefault(kind, out)
             error = None
-            if use_cstm and use_cmm:
-                if reference is None:
-                    reference = out
+            if options is not None:
                 error = float(np.linalg.norm(out - reference) / np.linalg.norm(reference))
             row = {
                 "stage": stage,
@@ -238,7 +205,7 @@ def main() -> None:
                 * timed(infer_fn, (trainable, non_trainable, x), args.calls, args.repeats),
                 "train_ms": 1e3
                 * timed(train_fn, (trainable, non_trainable, x), args.calls, args.repeats),
-                "rel_error_vs_stm": error,
+                "rel_error_vs_layer": error,
                 "train_loss": train_loss,
             }
             rows.append(row)

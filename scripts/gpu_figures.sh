@@ -19,6 +19,8 @@
 #   BLOCK_ARGS     extra arguments for the block probe (e.g. "--calls 40")
 #   MODULES        1: bench model also times CSTM-only and CMM-only models (--modules; about
 #                  twice the bench's time)
+#   KERAS_OPS      1: bench model also times STM and TSN with BN and max-pooling on Keras's own
+#                  ops (--keras-ops: what stm-keras's XLA paths save; about twice the time)
 #   PYTHON         the interpreter (python3)
 set -euo pipefail
 
@@ -39,8 +41,9 @@ block_seconds=${BLOCK_SECONDS:-150}
 read -r -a block_args <<<"${BLOCK_ARGS:-}"
 matmul=()
 if [ -n "${MATMUL_SIZE:-}" ]; then matmul=(--matmul-size "$MATMUL_SIZE"); fi
-modules=()
-if [ "${MODULES:-0}" = 1 ]; then modules=(--modules); fi
+more=()
+if [ "${MODULES:-0}" = 1 ]; then more=(--modules); fi
+if [ "${KERAS_OPS:-0}" = 1 ]; then more+=(--keras-ops); fi
 
 export KERAS_BACKEND=jax
 mkdir -p "$out"
@@ -49,7 +52,7 @@ for batch in $batches; do
     "$python" -m stm_keras.cli.bench model --depth "$depth" --frames "$frames" \
         --image-size "$image_size" --width-multiplier "$width" --num-classes "$classes" \
         --batch-size "$batch" --steps "$steps" --warmup "$warmup" --dtype-policy "$dtype" \
-        --jit-compile --peak-tflops "$peak" "${matmul[@]}" "${modules[@]}" \
+        --jit-compile --peak-tflops "$peak" "${matmul[@]}" "${more[@]}" \
         --trace-dir "$out/traces-b$batch" --output "$out/model-b$batch.json"
 done
 read -r first_batch _ <<<"$batches"

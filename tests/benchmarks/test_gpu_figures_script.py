@@ -21,6 +21,7 @@ TINY = {
     "PEAK_TFLOPS": "2",
     "STAGES": "conv3",
     "MODULES": "1",
+    "KERAS_OPS": "1",
     "BLOCK_ARGS": "--image-scale 0.15 --width-scale 0.125 --calls 2 --repeats 1 --variants tsn,stm",
 }
 
@@ -38,7 +39,8 @@ def test_the_script_writes_the_model_bench_traces_and_block_probe(tmp_path):
     assert (settings["depth"], settings["frames"], settings["image_size"]) == (18, 2, 32)
     assert settings["batch_size"] == 2 and settings["matmul_size"] == 128
     assert settings["jit_compile"] is True and settings["peak_tflops"] == 2
-    archs = ("stm", "tsn", "cstm_only", "cmm_only")  # MODULES=1: bench model --modules
+    # MODULES=1 and KERAS_OPS=1: bench model --modules --keras-ops
+    archs = ("stm", "tsn", "cstm_only", "cmm_only", "stm_keras_ops", "tsn_keras_ops")
     assert set(report["mfu"]) == {f"{a}_{m}" for a in archs for m in ("train", "infer")}
     assert set(report["module_ratios"]["train"]) == {"cstm_only", "cmm_only"}
     for arch in archs:

@@ -139,17 +139,57 @@ def test_modules_times_each_module_alone_and_splits_stms_overhead(tmp_path):
         assert set(paired[mode]) == archs - {"tsn"}
         for arch in archs - {"tsn"}:
             steps = report["step_ms"][f"{arch}_{mode}"]
-            ratios = sorted(a / b for a, b in zip(steps, tsn, strict=True))
-            assert len(ratios) == 6
-            # Six values: the 95 % interval is their minimum and maximum.
-            assert paired[mode][arch] == pytest.approx(
-                {"median": statistics.median(ratios), "low": ratios[0], "high": ratios[-1]}
-            )
-            shown = paired[mode][arch]
-            assert (
-                f"{LABELS[arch]} {word} {shown['median']:.3f} "
-                f"[{shown['low']:.3f}, {shown['high']:.3f}]" in output
-            )
+            _assert_six_step_ratio(paired[mode][arch], steps, tsn, f"{LABELS[arch]} {word}", output)
+
+
+def _assert_six_step_ratio(shown: dict, steps, base_steps, label: str, output: str) -> None:
+    """``shown`` is the median and 95 % interval of six step-by-step ratios, and is printed."""
+    ratios = sorted(a / b for a, b in zip(steps, base_steps, strict=True))
+    assert len(ratios) == 6
+    # Six values: the 95 % interval is their minimum and maximum.
+    assert shown == pytest.approx(
+        {"median": statistics.median(ratios), "low": ratios[0], "high": ratios[-1]}
+    )
+    assert f"{label} {shown['median']:.3f} [{shown['low']:.3f}, {shown['high']:.3f}]" in output
+
+
+def test_keras_ops_times_both_models_on_keras_ops_and_divides_step_by_step(tmp_path):
+    output, report = _model_report(tmp_path, "--matmul-size", "128", "--keras-ops", "--steps", "6")
+    archs = {"stm", "tsn", "stm_keras_ops", "tsn_keras_ops"}
+    assert set(report["train_ms"]) == set(report["infer_ms"]) == archs
+    ratios = report["keras_ops_ratios"]
+    assert ratios["confidence"] == 0.95
+    for mode, word in (("train", "train"), ("infer", "inference")):
+        assert set(ratios[mode]) == {"stm", "tsn"}
+        for arch in ("stm", "tsn"):
+            fast = report["step_ms"][f"{arch}_{mode}"]
+            keras_ops = report["step_ms"][f"{arch}_keras_ops_{mode}"]
+            label = f"{LABELS[arch]} {word}"
+            _assert_six_step_ratio(ratios[mode][arch], keras_ops, fast, label, output)
+    assert "Keras ops over stm-keras's XLA paths, step by step" in output
+    # The models on Keras's ops are also divided by TSN, under their own names.
+    assert set(report["paired_ratios"]["train"]) == archs - {"tsn"}
+
+
+def test_use_keras_ops_turns_off_the_xla_paths_of_one_model_only():
+    from stm_keras.benchmarks.model import use_keras_ops
+    from stm_keras.layers.conv_bn import BatchNormalization, MaxPooling2D
+
+    def build():
+        backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, image_size=32)
+        return STMVideoClassifier(backbone, 3)
+
+    def switchable(model):
+        kinds = (BatchNormalization, MaxPooling2D)
+        return [layer for layer in model._flatten_layers() if isinstance(layer, kinds)]
+
+    model, other = build(), build()
+    layers = switchable(model)
+    # Every BN (the stem's, 3 per block and CMM's), the stem's pool and CMM's strided pools.
+    assert sum(isinstance(layer, MaxPooling2D) for layer in layers) == 4
+    assert use_keras_ops(model) == len(layers) > 30
+    assert not any(layer.xla_kernels for layer in layers)
+    assert all(layer.xla_kernels for layer in switchable(other))
 
 
 def test_step_time_is_an_alias_and_peak_tflops_adds_mfu(tmp_path):
@@ -294,7 +334,7 @@ def _write_trace(log_dir, events) -> None:
 
 
 def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
-    from stm_keras.benchmarks.model import device_step_seconds
+    from stm_keras.benchmarks.model import device_kernel_seconds, device_step_seconds
 
     def process(pid, name):
         return {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": name}}
@@ -316,10 +356,41 @@ def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
         ],
     )
     assert device_step_seconds(str(gpu)) == pytest.approx(0.005)
+    assert device_kernel_seconds(str(gpu)) == pytest.approx(0.005)  # no gap: 60 to 65 ms
     cpu = tmp_path / "cpu"
     _write_trace(cpu, [process(7, "/host:CPU"), kernel(7, 0.0, 10.0)])
     assert device_step_seconds(str(cpu)) is None
     assert device_step_seconds(str(tmp_path / "none")) is None
+    assert device_kernel_seconds(str(cpu)) is None
+
+
+def test_device_step_seconds_spans_the_step_module_where_events_name_their_module(tmp_path):
+    # JAX's GPU traces (seen on an H200): the batch's conversions run as small modules, then
+    # host work, then the step's module, with many more kernels. Only the step counts.
+    from stm_keras.benchmarks.model import device_kernel_seconds, device_step_seconds
+
+    def kernel(ts, dur, module):
+        args = {"hlo_module": module, "hlo_op": "fusion.1"}
+        return {"ph": "X", "pid": 1, "tid": 14, "ts": ts, "dur": dur, "name": "k", "args": args}
+
+    log_dir = tmp_path / "gpu"
+    _write_trace(
+        log_dir,
+        [
+            {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/device:GPU:0"}},
+            kernel(0.0, 10.0, "jit_convert_element_type"),
+            # A conversion can wait on the host: long, though it is not the step.
+            kernel(3_000.0, 50_000.0, "jit_convert_element_type"),
+            kernel(60_000.0, 2_000.0, "jit_train_step"),
+            kernel(62_000.0, 1_000.0, "jit_train_step"),
+            kernel(64_000.0, 21_000.0, "jit_train_step"),  # the step: 60 to 85 ms
+            kernel(70_000.0, 1_000.0, "jit_train_step"),  # overlaps the one before it
+            {"ph": "X", "pid": 1, "tid": 18, "ts": 90_000.0, "dur": 1.0, "name": "MemcpyD2H"},
+        ],
+    )
+    assert device_step_seconds(str(log_dir)) == pytest.approx(0.025)
+    # Kernels ran 60-62, 62-63 and 64-85 ms (the overlapping one counted once): 24 ms.
+    assert device_kernel_seconds(str(log_dir)) == pytest.approx(0.024)
 
 
 def test_device_step_seconds_reads_tensorflows_xplane_when_there_is_no_trace_json(tmp_path):
@@ -360,6 +431,7 @@ def test_traced_device_times_go_into_the_report_and_the_table():
         backend="jax",
         settings=settings,
         device_seconds={"stm_train": 0.0264, "tsn_train": 0.0220, "stm_infer": 0.0062},
+        device_kernel_seconds={"stm_train": 0.0252, "tsn_train": 0.0210, "stm_infer": 0.0061},
     )
     report = bench.to_json()
     assert report["device_ms"] == pytest.approx(
@@ -369,6 +441,13 @@ def test_traced_device_times_go_into_the_report_and_the_table():
     assert "device_ratio_infer" not in report  # TSN's inference was not traced
     assert "accelerator time of one traced step: stm_infer 6.20 ms" in bench.format()
     assert "device_ratio_train 1.200" in bench.format()
+    assert report["device_kernel_ms"] == pytest.approx(
+        {"stm_train": 25.2, "tsn_train": 21.0, "stm_infer": 6.1}
+    )
+    assert report["device_kernel_ratio_train"] == pytest.approx(1.2)
+    assert "kernel time of the same steps (idle gaps left out): stm_infer 6.10 ms" in (
+        bench.format()
+    )
     assert "device_ms" not in ModelBench(**{**bench.__dict__, "device_seconds": {}}).to_json()
 
 
