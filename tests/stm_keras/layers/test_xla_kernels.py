@@ -144,6 +144,46 @@ JAX_MAX_POOL = textwrap.dedent(
 )
 
 
+JAX_TRAINING = textwrap.dedent(
+    """
+    import keras
+    import numpy as np
+    from stm_keras.benchmarks.model import use_keras_ops
+    from stm_keras.models import STMBackbone, STMVideoClassifier
+
+    def build():
+        keras.utils.set_random_seed(0)
+        backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, image_size=32)
+        model = STMVideoClassifier(backbone, 3)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[],
+            jit_compile=True,
+        )
+        return model
+
+    rng = np.random.default_rng(0)
+    clips = rng.normal(size=(4, 2, 32, 32, 3)).astype("float32")
+    labels = np.array([0, 1, 2, 0])
+    fast, reference = build(), build()
+    assert use_keras_ops(reference) > 0
+    for a, b in zip(fast.weights, reference.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    losses = []
+    for model in (fast, reference):
+        losses.append([float(model.train_on_batch(clips, labels)) for _ in range(6)])
+    # The same training run: losses, then inference on the moving statistics it left.
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+    assert losses[0][-1] < losses[0][0]
+    np.testing.assert_allclose(
+        fast.predict_on_batch(clips), reference.predict_on_batch(clips), rtol=1e-3, atol=1e-4
+    )
+    print("TRAINING-OK")
+    """
+)
+
+
 def _run_on_jax(script: str, marker: str) -> None:
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run(
@@ -155,6 +195,11 @@ def _run_on_jax(script: str, marker: str) -> None:
 
 def test_jax_train_mode_batch_norm_matches_keras():
     _run_on_jax(JAX_BATCH_NORM, "BN-KERNEL-OK")
+
+
+def test_jax_training_with_the_xla_paths_follows_keras_ops():
+    # A whole STM-ResNet's train steps with the paths on and off, from the same weights.
+    _run_on_jax(JAX_TRAINING, "TRAINING-OK")
 
 
 def test_jax_max_pooling_by_slices_matches_keras():
