@@ -58,16 +58,19 @@ def _jax_batch_norm_train_fn():
     import jax
     import jax.numpy as jnp
 
+    def layout(x):
+        """The reduced axes (all but channels) and the count of values per channel."""
+        return tuple(range(x.ndim - 1)), x.size // x.shape[-1]
+
     def statistics(x32):
-        axes = tuple(range(x32.ndim - 1))
-        count = x32.size // x32.shape[-1]
+        axes, count = layout(x32)
         # One read of the input for both sums (XLA fuses sibling reductions). The shift, a value
         # of the data per channel, keeps E[d^2] - E[d]^2 from cancelling when |mean| >> spread.
         shift = x32[(0,) * (x32.ndim - 1)]
         centred = x32 - shift
         mean_centred = jnp.sum(centred, axes) / count
         variance = jnp.maximum(jnp.sum(centred * centred, axes) / count - mean_centred**2, 0.0)
-        return mean_centred + shift, variance, axes, count
+        return mean_centred + shift, variance
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
     def batch_norm(x, gamma, beta, epsilon):
@@ -75,7 +78,7 @@ def _jax_batch_norm_train_fn():
 
     def forward(x, gamma, beta, epsilon):
         x32 = x.astype(jnp.float32)
-        mean, variance, _, _ = statistics(x32)
+        mean, variance = statistics(x32)
         inv = jax.lax.rsqrt(variance + epsilon)
         outputs = ((x32 - mean) * (inv * gamma) + beta).astype(x.dtype)
         # Saved for the gradients: the input in its own dtype (bf16 under mixed precision), not
@@ -86,8 +89,7 @@ def _jax_batch_norm_train_fn():
         x, mean, inv, gamma = saved
         d_outputs, d_mean, d_variance = cotangents
         x32 = x.astype(jnp.float32)
-        axes = tuple(range(x.ndim - 1))
-        count = x.size // x.shape[-1]
+        axes, count = layout(x)
         dy = d_outputs.astype(jnp.float32)
         centred = x32 - mean
         normalized = centred * inv
