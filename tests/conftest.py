@@ -2,12 +2,27 @@
 
 TensorFlow fixes its device list when it first initialises, so the two logical CPU devices that
 the MirroredStrategy tests need are configured here, before any test imports a model.
+
+The tests that run Keras on JAX do so in subprocesses, which compile the same tiny models and
+the same initializers again and again; a compilation cache of this session (JAX's persistent
+cache, in a temporary folder removed at exit) lets them share XLA's executables. It changes no
+result: a cache hit is the executable the same computation would compile to.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _jax_cache = tempfile.mkdtemp(prefix="stm-keras-tests-jax-cache-")
+    atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _jax_cache
+    # Cache every executable, however small or quick to compile (JAX's defaults skip those).
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import tensorflow as tf  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""scripts/gpu_figures.sh: BENCHMARKS.md's GPU runs in one command (run here tiny, on JAX's CPU)."""
+"""scripts/gpu_figures.sh: BENCHMARKS.md's GPU runs in one command, run here tiny on JAX's CPU
+and, as on a JAX-only GPU host, without TensorFlow."""
 
 import json
 import os
@@ -26,9 +27,23 @@ TINY = {
 }
 
 
+def _without_tensorflow(root: pathlib.Path) -> str:
+    """A PYTHONPATH on which importing TensorFlow (or tensorflow-text) fails as if absent."""
+    for name in ("tensorflow", "tensorflow_text"):
+        (root / name).mkdir(parents=True)
+        (root / name / "__init__.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n"
+        )
+    return os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+
+
 def test_the_script_writes_the_model_bench_traces_and_block_probe(tmp_path):
     out = tmp_path / "figures"
     env = {**os.environ, **TINY, "PYTHON": sys.executable, "JAX_PLATFORMS": "cpu"}
+    env["PYTHONPATH"] = _without_tensorflow(tmp_path / "no_tensorflow")
+    probe = [sys.executable, "-c", "import tensorflow"]
+    blocked = subprocess.run(probe, capture_output=True, text=True, env=env)
+    assert "No module named 'tensorflow'" in blocked.stderr
     result = subprocess.run(
         ["bash", str(SCRIPT), str(out)], capture_output=True, text=True, env=env, timeout=300
     )
@@ -39,6 +54,11 @@ def test_the_script_writes_the_model_bench_traces_and_block_probe(tmp_path):
     assert (settings["depth"], settings["frames"], settings["image_size"]) == (18, 2, 32)
     assert settings["batch_size"] == 2 and settings["matmul_size"] == 128
     assert settings["jit_compile"] is True and settings["peak_tflops"] == 2
+    # Steps after the first run on state kept on the device (ModelSteps); a CPU has no
+    # accelerator plane in its traces, so no device times.
+    assert settings["timing"] == "carried state"
+    assert "device_ms" not in report and "device_kernel_ms" not in report
+    assert all(value > 0 for value in report["infer_clips_per_s"].values())
     # MODULES=1 and KERAS_OPS=1: bench model --modules --keras-ops
     archs = ("stm", "tsn", "cstm_only", "cmm_only", "stm_keras_ops", "tsn_keras_ops")
     assert set(report["mfu"]) == {f"{a}_{m}" for a in archs for m in ("train", "infer")}

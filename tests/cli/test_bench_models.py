@@ -105,10 +105,23 @@ def test_model_times_train_and_inference_of_both_and_writes_json(tmp_path):
     assert "paired_ratios" not in report and "step by step" not in output
 
 
-def test_modules_times_each_module_alone_and_splits_stms_overhead(tmp_path):
-    # Six steps: the fewest with a 95 % interval for the step-by-step ratios.
-    output, report = _model_report(tmp_path, "--matmul-size", "128", "--modules", "--steps", "6")
-    archs = {"stm", "tsn", "cstm_only", "cmm_only"}
+MODULE_ARCHS = {"stm", "tsn", "cstm_only", "cmm_only"}
+KERAS_OPS_ARCHS = {"stm_keras_ops", "tsn_keras_ops"}
+
+
+@pytest.fixture(scope="module")
+def modules_and_keras_ops(tmp_path_factory) -> tuple[str, dict]:
+    """One `bench model --modules --keras-ops` run, read by the two tests below: six steps, the
+    fewest with a 95 % interval for the step-by-step ratios."""
+    return _model_report(
+        tmp_path_factory.mktemp("bench"),
+        *("--matmul-size", "128", "--modules", "--keras-ops", "--steps", "6"),
+    )
+
+
+def test_modules_times_each_module_alone_and_splits_stms_overhead(modules_and_keras_ops):
+    output, report = modules_and_keras_ops
+    archs = MODULE_ARCHS | KERAS_OPS_ARCHS
     assert set(report["train_ms"]) == set(report["infer_ms"]) == archs
     assert set(report["peak_fraction"]) == {f"{a}_{m}" for a in archs for m in ("train", "infer")}
     # Each module model has exactly one of STM's modules: their extra FLOPs over TSN add up.
@@ -153,10 +166,9 @@ def _assert_six_step_ratio(shown: dict, steps, base_steps, label: str, output: s
     assert f"{label} {shown['median']:.3f} [{shown['low']:.3f}, {shown['high']:.3f}]" in output
 
 
-def test_keras_ops_times_both_models_on_keras_ops_and_divides_step_by_step(tmp_path):
-    output, report = _model_report(tmp_path, "--matmul-size", "128", "--keras-ops", "--steps", "6")
-    archs = {"stm", "tsn", "stm_keras_ops", "tsn_keras_ops"}
-    assert set(report["train_ms"]) == set(report["infer_ms"]) == archs
+def test_keras_ops_times_both_models_on_keras_ops_and_divides_step_by_step(modules_and_keras_ops):
+    output, report = modules_and_keras_ops
+    archs = MODULE_ARCHS | KERAS_OPS_ARCHS
     ratios = report["keras_ops_ratios"]
     assert ratios["confidence"] == 0.95
     for mode, word in (("train", "train"), ("infer", "inference")):
@@ -251,40 +263,6 @@ def test_flops_json_rows_for_both_archs_and_frame_counts(tmp_path):
 def test_flops_rejects_bad_frame_lists():
     result = CliRunner().invoke(app, ["bench", "flops", "--frames", "8,x"])
     assert result.exit_code == 2 and "--frames" in result.output
-
-
-def test_model_bench_runs_on_jax_without_tensorflow(tmp_path):
-    """`python -m stm_keras.cli.bench model` on a JAX-only GPU host (TensorFlow absent)."""
-    output = tmp_path / "jax.json"
-    script = (
-        "import runpy, sys\n"
-        "for blocked in ('tensorflow', 'tensorflow_text'):\n"
-        "    sys.modules[blocked] = None  # importing them now raises ModuleNotFoundError\n"
-        "sys.argv = ['bench', *sys.argv[1:]]\n"
-        "runpy.run_module('stm_keras.cli.bench', run_name='__main__')\n"
-    )
-    traces = tmp_path / "traces"
-    args = [*MODEL_TINY, "--jit-compile", "--matmul-size", "128", "--output", str(output)]
-    args += ["--trace-dir", str(traces)]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run(
-        [sys.executable, "-c", script, "model", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(output.read_text())
-    assert report["backend"] == "jax" and report["settings"]["jit_compile"] is True
-    assert all(value > 0 for value in report["infer_clips_per_s"].values())
-    # Steps after the first run on state kept on the device (ModelSteps); one traced step of
-    # each kind per model; a CPU has no accelerator plane, so no device times.
-    assert report["settings"]["timing"] == "carried state"
-    for arch in ("stm", "tsn"):
-        for mode in ("train", "infer"):
-            assert list((traces / arch / mode).glob("plugins/profile/*/*.trace.json.gz"))
-    assert "device_ms" not in report
 
 
 def test_model_steps_on_kept_state_train_as_train_on_batch_does(tmp_path):
