@@ -6,7 +6,8 @@ step (forward + gradients of the weights and the input) for
 
 - ``tsn``, ``cstm_only``, ``cmm_only``, ``stm``: the real ``STMBlock`` layer;
 - ``v_*``: the same weights run by ``variant_forward`` below with one implementation choice
-  changed (same function, other ops): CMM's 1x1 convs as convs (the layer runs them as matmuls),
+  changed (same function, other ops): CMM's 1x1 convs as convs (the layer runs them as matmuls)
+  or as multiply-adds over its reduced channels,
   CMM's frame shift by slicing, the block's own 1x1 convs as matmuls, and CMM's expand conv
   folded into the block's last 1x1 conv.
   ``v_same`` rewrites the layer's own choices and checks the rewrite.
@@ -46,6 +47,8 @@ VARIANTS = {
     "stm": (True, True, None),
     "v_same": (True, True, {}),  # the layer's own implementation, rewritten: a check
     "v_cmm_conv": (True, True, {"cmm_pointwise": "conv"}),  # CMM's 1x1s as convs, as before
+    # CMM's 1x1s as multiply-adds over its 4-32 reduced channels, for XLA to fuse
+    "v_cmm_elementwise": (True, True, {"cmm_pointwise": "elementwise"}),
     "v_shift_slice": (True, True, {"shift": "slice"}),
     "v_fold": (True, True, {"fold": True}),
     "v_tsn_matmul": (False, False, {"pointwise": "matmul"}),
@@ -54,9 +57,21 @@ VARIANTS = {
 
 
 def pointwise(layer, x, mode: str):
-    """A bias-free 1x1 stride-1 conv layer applied as a conv or as a matmul."""
+    """A bias-free 1x1 stride-1 conv layer applied as a conv, a matmul or (``"elementwise"``)
+    multiply-adds: to few output channels, a multiply and a reduction over the input channels;
+    from few input channels, a sum of the scaled channels. XLA can fuse either form into the
+    passes next to it, where a matmul is a kernel of its own."""
     if mode == "conv":
         return layer(x)
+    if mode == "elementwise":
+        kernel = ops.cast(layer.kernel[0, 0], x.dtype)
+        inputs, outputs = kernel.shape
+        if outputs < inputs:
+            return ops.sum(ops.expand_dims(x, -1) * kernel, axis=-2)
+        out = x[..., :1] * kernel[0]
+        for channel in range(1, inputs):
+            out = out + x[..., channel : channel + 1] * kernel[channel]
+        return out
     return pointwise_matmul(layer, x)
 
 
