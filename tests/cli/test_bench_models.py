@@ -105,8 +105,8 @@ def test_model_times_train_and_inference_of_both_and_writes_json(tmp_path):
     assert "paired_ratios" not in report and "step by step" not in output
 
 
-MODULE_ARCHS = {"stm", "tsn", "cstm_only", "cmm_only"}
-KERAS_OPS_ARCHS = {"stm_keras_ops", "tsn_keras_ops"}
+# The models that `bench model --modules --keras-ops` times.
+MODULES_AND_KERAS_OPS = {"stm", "tsn", "cstm_only", "cmm_only", "stm_keras_ops", "tsn_keras_ops"}
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def modules_and_keras_ops(tmp_path_factory) -> tuple[str, dict]:
 
 def test_modules_times_each_module_alone_and_splits_stms_overhead(modules_and_keras_ops):
     output, report = modules_and_keras_ops
-    archs = MODULE_ARCHS | KERAS_OPS_ARCHS
+    archs = MODULES_AND_KERAS_OPS
     assert set(report["train_ms"]) == set(report["infer_ms"]) == archs
     assert set(report["peak_fraction"]) == {f"{a}_{m}" for a in archs for m in ("train", "infer")}
     # Each module model has exactly one of STM's modules: their extra FLOPs over TSN add up.
@@ -168,7 +168,7 @@ def _assert_six_step_ratio(shown: dict, steps, base_steps, label: str, output: s
 
 def test_keras_ops_times_both_models_on_keras_ops_and_divides_step_by_step(modules_and_keras_ops):
     output, report = modules_and_keras_ops
-    archs = MODULE_ARCHS | KERAS_OPS_ARCHS
+    archs = MODULES_AND_KERAS_OPS
     ratios = report["keras_ops_ratios"]
     assert ratios["confidence"] == 0.95
     for mode, word in (("train", "train"), ("infer", "inference")):
