@@ -5,8 +5,9 @@
 baseline only turns CSTM and CMM off, so the ratios are the cost of the STM modules alone.
 With ``modules=True`` (``--modules``) STM with only CSTM and STM with only CMM are timed too,
 which splits that cost by module. With ``keras_ops=True`` (``--keras-ops``) STM and TSN are
-also timed with stm-keras's XLA paths off (train-mode BN and max-pooling on Keras's own ops),
-which measures what those paths buy.
+also timed with stm-keras's own paths off (under XLA, train-mode BN and max-pooling on Keras's
+own ops; on TensorFlow without XLA, the 1x1 convs of train steps as convolutions rather than
+matmuls), which measures what those paths buy.
 
 Timing: after untimed warm-up steps (tracing, compilation), the models are stepped
 alternately (A, B, B, A, ...: the order reverses every step so none benefits from its place),
@@ -44,7 +45,7 @@ from stm_keras.models import STMBackbone, STMVideoClassifier, summarize
 TSN_OPTIONS = {"use_cstm": False, "use_cmm": False}
 # ``modules=True`` adds STM with one module off; their time over TSN's splits STM's overhead.
 MODULE_OPTIONS = {"cstm_only": {"use_cmm": False}, "cmm_only": {"use_cstm": False}}
-# ``keras_ops=True`` adds STM and TSN with the layers' ``xla_kernels`` off, under these names.
+# ``keras_ops=True`` adds STM and TSN with the layers' own paths off, under these names.
 KERAS_OPS = {"stm_keras_ops": "stm", "tsn_keras_ops": "tsn"}
 LABELS = {"stm": "STM", "tsn": "TSN", "cstm_only": "CSTM only", "cmm_only": "CMM only"}
 LABELS |= {"stm_keras_ops": "STM, Keras ops", "tsn_keras_ops": "TSN, Keras ops"}
@@ -146,10 +147,10 @@ class ModelBench:
         }
 
     def keras_ops_ratios(self) -> dict[str, dict[str, dict[str, float]]]:
-        """Each model on Keras's ops over the same model on stm-keras's XLA paths, step by step.
+        """Each model on Keras's ops over the same model on stm-keras's own paths, step by step.
 
         ``{"train"|"infer": {"stm"|"tsn": {"median", "low", "high"}}}`` (as ``paired_ratios``);
-        above 1 where the XLA paths save time. Empty unless timed with ``keras_ops``.
+        above 1 where stm-keras's paths save time. Empty unless timed with ``keras_ops``.
         """
         return self._paired({base: (arch, base) for arch, base in KERAS_OPS.items()})
 
@@ -282,7 +283,7 @@ class ModelBench:
         keras_ops = self.keras_ops_ratios()
         if keras_ops:
             lines.append(
-                f"Keras ops over stm-keras's XLA paths, step by step (median, {CONFIDENCE:.0%} "
+                f"Keras ops over stm-keras's own paths, step by step (median, {CONFIDENCE:.0%} "
                 "interval): "
                 + "; ".join(
                     f"{LABELS[arch]} {MODE_WORDS[mode]} {r['median']:.3f} "
@@ -614,10 +615,11 @@ def measure_model(
         modules: bool. Also time STM with CMM off (``cstm_only``) and with CSTM off
             (``cmm_only``), interleaved with the other two; their times over TSN's split STM's
             overhead by module. Defaults to False.
-        keras_ops: bool. Also time STM and TSN with every stm-keras ``BatchNormalization`` and
-            ``MaxPooling2D`` on Keras's own ops (``xla_kernels`` off: ``stm_keras_ops``,
+        keras_ops: bool. Also time STM and TSN on Keras's own ops (``use_keras_ops``: every
+            stm-keras ``BatchNormalization`` and ``MaxPooling2D`` with ``xla_kernels`` off,
+            every ``Conv2D`` with ``matmul_in_training`` off; ``stm_keras_ops``,
             ``tsn_keras_ops``), interleaved with the others; ``keras_ops_ratios`` divides
-            them by the same models on stm-keras's XLA paths. Defaults to False.
+            them by the same models on stm-keras's own paths. Defaults to False.
 
     Returns:
         A ``ModelBench``.
@@ -745,13 +747,19 @@ def measure_model(
 
 
 def use_keras_ops(model: keras.Model) -> int:
-    """Turns ``xla_kernels`` off in every BN and max-pool of ``model``; returns how many."""
-    from stm_keras.layers.conv_bn import BatchNormalization, MaxPooling2D
+    """Turns stm-keras's own paths off in ``model``; returns how many layers it changed.
+
+    ``xla_kernels`` of every BN and max-pool, ``matmul_in_training`` of every conv.
+    """
+    from stm_keras.layers.conv_bn import BatchNormalization, Conv2D, MaxPooling2D
 
     count = 0
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, (BatchNormalization, MaxPooling2D)):
             layer.xla_kernels = False
+            count += 1
+        elif isinstance(layer, Conv2D):
+            layer.matmul_in_training = False
             count += 1
     return count
 

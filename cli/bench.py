@@ -159,9 +159,10 @@ def flops(
 @click.option(
     "--keras-ops",
     is_flag=True,
-    help="Also time STM and TSN with their BNs and max-pools on Keras's own ops (stm-keras's "
-    "XLA paths off: the train-mode BN kernel on JAX, max-pooling by slices), interleaved with "
-    "the others: what those paths save, step by step.",
+    help="Also time STM and TSN on Keras's own ops (stm-keras's own paths off: under XLA the "
+    "train-mode BN kernel on JAX and max-pooling by slices, on TensorFlow without XLA the 1x1 "
+    "convs of train steps as matmuls), interleaved with the others: what those paths save, "
+    "step by step.",
 )
 @click.option(
     "--output",
@@ -175,7 +176,7 @@ def model(dtype_policy: str | None, mixed_precision: bool, output: str | None, *
 
     Prints each model's median step time, clips/s and achieved FLOP/s as a fraction of a
     matmul's FLOP/s timed in the same run, and the ratios STM/TSN (with --modules, also each
-    module's own ratio to TSN; with --keras-ops, what stm-keras's XLA paths save). With 6
+    module's own ratio to TSN; with --keras-ops, what stm-keras's own paths save). With 6
     steps or more it also prints the median of the step-by-step ratios with a 95 % confidence
     interval (more --steps narrow it). Alias: `bench step-time`.
 

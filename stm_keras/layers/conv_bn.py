@@ -8,6 +8,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from stm_keras.layers.channelwise_temporal_conv import compiled_by_xla
+
 BATCH_NORM_EPSILON = 1.001e-5  # keras.applications' ResNet value, so ImageNet features match
 BATCH_NORM_MOMENTUM = 0.9  # PyTorch's 0.1, as the authors trained
 
@@ -20,15 +22,69 @@ def conv_initializer() -> keras.initializers.Initializer:
 
 
 def pointwise_matmul(layer: keras.layers.Conv2D, inputs):
-    """Runs a built, bias-free, stride-1 1x1 ``Conv2D`` as a matmul over the channels.
+    """Runs a built stride-1 1x1 ``Conv2D``'s kernel as a matmul over the channels (no bias).
 
-    Same result as ``layer(inputs)`` (``inputs`` already in the layer's compute dtype). For a
+    Same result as a bias-free ``layer(inputs)`` (``inputs`` already in its compute dtype). For a
     conv with few input or output channels (CMM's C -> C/16 -> C) a matmul is cheaper: XLA on a
     GPU runs such a conv as a padded cuDNN convolution, and oneDNN's CPU convolution gradients
     cost more than a matmul's.
     """
     kernel = ops.cast(layer.kernel, inputs.dtype)
     return ops.matmul(inputs, kernel[0, 0])
+
+
+@functools.cache
+def _tensorflow_sees_a_gpu() -> bool:
+    """Whether TensorFlow has a GPU device (fixed once TensorFlow has initialised)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+@keras.saving.register_keras_serializable(package="stm_keras")
+class Conv2D(keras.layers.Conv2D):
+    """``keras.layers.Conv2D`` whose 1x1 stride-1 form runs as a matmul in CPU train steps.
+
+    A 1x1 stride-1 conv over channels-last inputs is a matmul over the channels, and its
+    gradients as two matmuls cost less than TensorFlow's convolution backprop ops on a CPU
+    (oneDNN): with this path, the train step of STM-ResNet-50 (8 x 112², batch 2) took 3-5 %
+    less time and TSN-ResNet-50's 2-6 % (`bench model --keras-ops`, two runs). So on the
+    TensorFlow backend, outside XLA and on a host where TensorFlow sees no GPU (the path is
+    not measured on GPUs), a call with ``training=True`` runs ``pointwise_matmul``. Inference
+    keeps the convolution, which TensorFlow's graph optimizer fuses with the BN and ReLU after
+    it (as matmuls, inference was 3-8 % slower); under XLA (JAX, or TF with ``jit_compile``)
+    the compiler lowers a 1x1 conv to a matmul itself. Strided 1x1 convs stay convolutions
+    (as a slice and a matmul, two of three shortcut projections' gradients were slower). The
+    weights, config and results are Keras's (to float rounding).
+    """
+
+    # False (per layer or class): the convolution in training too, for A/B timing (`bench
+    # model --keras-ops`); the results agree to rounding. Not part of the config.
+    matmul_in_training = True
+
+    def _as_matmul(self, training: Any) -> bool:
+        return (
+            self.matmul_in_training
+            and bool(training)
+            and keras.backend.backend() == "tensorflow"
+            and not compiled_by_xla()
+            and self.kernel_size == (1, 1)
+            and self.strides == (1, 1)
+            and self.dilation_rate == (1, 1)
+            and self.groups == 1
+            and self.data_format == "channels_last"
+            and not _tensorflow_sees_a_gpu()
+        )
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        if not self._as_matmul(training):
+            return super().call(inputs)
+        outputs = pointwise_matmul(self, inputs)
+        if self.use_bias:
+            outputs = ops.add(outputs, ops.cast(self.bias, outputs.dtype))
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
 
 
 def conv2d(
@@ -39,8 +95,8 @@ def conv2d(
     padding: str = "same",
     dtype: Any = None,
 ) -> keras.layers.Conv2D:
-    """A bias-free Conv2D (a BN or a linear layer follows every one of ours)."""
-    return keras.layers.Conv2D(
+    """A bias-free ``Conv2D`` (a BN or a linear layer follows every one of ours)."""
+    return Conv2D(
         filters,
         kernel_size,
         strides=strides,

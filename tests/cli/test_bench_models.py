@@ -178,30 +178,35 @@ def test_keras_ops_times_both_models_on_keras_ops_and_divides_step_by_step(modul
             keras_ops = report["step_ms"][f"{arch}_keras_ops_{mode}"]
             label = f"{LABELS[arch]} {word}"
             _assert_six_step_ratio(ratios[mode][arch], keras_ops, fast, label, output)
-    assert "Keras ops over stm-keras's XLA paths, step by step" in output
+    assert "Keras ops over stm-keras's own paths, step by step" in output
     # The models on Keras's ops are also divided by TSN, under their own names.
     assert set(report["paired_ratios"]["train"]) == archs - {"tsn"}
 
 
-def test_use_keras_ops_turns_off_the_xla_paths_of_one_model_only():
+def test_use_keras_ops_turns_off_the_own_paths_of_one_model_only():
     from stm_keras.benchmarks.model import use_keras_ops
-    from stm_keras.layers.conv_bn import BatchNormalization, MaxPooling2D
+    from stm_keras.layers.conv_bn import BatchNormalization, Conv2D, MaxPooling2D
 
     def build():
         backbone = STMBackbone(18, num_segments=2, width_multiplier=0.25, image_size=32)
         return STMVideoClassifier(backbone, 3)
 
     def switchable(model):
-        kinds = (BatchNormalization, MaxPooling2D)
+        kinds = (BatchNormalization, MaxPooling2D, Conv2D)
         return [layer for layer in model._flatten_layers() if isinstance(layer, kinds)]
+
+    def own_path(layer):
+        return layer.matmul_in_training if isinstance(layer, Conv2D) else layer.xla_kernels
 
     model, other = build(), build()
     layers = switchable(model)
-    # Every BN (the stem's, 3 per block and CMM's), the stem's pool and CMM's strided pools.
+    # Every BN (the stem's, 3 per block and CMM's), the stem's pool and CMM's strided pools,
+    # every conv (the stem's, the blocks' and CMM's).
     assert sum(isinstance(layer, MaxPooling2D) for layer in layers) == 4
-    assert use_keras_ops(model) == len(layers) > 30
-    assert not any(layer.xla_kernels for layer in layers)
-    assert all(layer.xla_kernels for layer in switchable(other))
+    assert sum(isinstance(layer, Conv2D) for layer in layers) > 30
+    assert use_keras_ops(model) == len(layers) > 60
+    assert not any(own_path(layer) for layer in layers)
+    assert all(own_path(layer) for layer in switchable(other))
 
 
 def test_step_time_is_an_alias_and_peak_tflops_adds_mfu(tmp_path):
