@@ -30,15 +30,23 @@ def depthwise_conv3x3_by_slices(inputs, kernel):
 def next_frame_motion(filtered, reduced, num_segments: int):
     """``filtered[t+1] - reduced[t]`` per clip of ``[N*T, H, W, C]`` features; 0 at ``t = T-1``."""
     channels = reduced.shape[-1]
-    # A temporal kernel [0, 0, 1] brings frame t+1 to t (zeros into each clip's last frame).
-    next_frame = np.zeros((3, channels), dtype="float32")
-    next_frame[2] = 1.0
-    following = temporal_convolution(filtered, ops.cast(next_frame, reduced.dtype), num_segments)
-    has_next = np.ones((1, num_segments, 1, 1), dtype="float32")
-    has_next[0, -1] = 0.0
     shape = ops.shape(reduced)
-    motion = ops.reshape(following - reduced, (-1, num_segments, shape[1] * shape[2], channels))
-    return ops.reshape(motion * ops.cast(has_next, reduced.dtype), shape)
+    view = (-1, num_segments, shape[1] * shape[2] * channels)  # [N, T, H*W*C]
+    if compiled_by_xla():
+        # A temporal kernel [0, 0, 1] brings frame t+1 to t: shifted slices that XLA fuses.
+        next_frame = np.zeros((3, channels), dtype="float32")
+        next_frame[2] = 1.0
+        kernel = ops.cast(next_frame, reduced.dtype)
+        following = ops.reshape(temporal_convolution(filtered, kernel, num_segments), view)
+    else:
+        # Outside XLA a roll over the frames is one copy forward and backward, where the
+        # kernel-3 conv is a oneDNN depthwise convolution on 4-32 channels. The last frame
+        # wraps around to the first; the mask below zeroes it.
+        following = ops.roll(ops.reshape(filtered, view), -1, axis=1)
+    has_next = np.ones((1, num_segments, 1), dtype="float32")
+    has_next[0, -1] = 0.0
+    motion = (following - ops.reshape(reduced, view)) * ops.cast(has_next, reduced.dtype)
+    return ops.reshape(motion, shape)
 
 
 @keras.saving.register_keras_serializable(package="stm_keras")
@@ -56,8 +64,9 @@ class CMM(keras.layers.Layer):
     and with ``strides=2`` the output is max-pooled 2x2 (``"same"`` padding, so odd sizes round
     up exactly as a padded stride-2 3x3 conv does) to add onto a strided CSTM path. The two 1x1
     convs run as matmuls over the channels (``pointwise_matmul``), and under XLA the depthwise
-    3x3 and the frame shift run as fused shifted slices (``depthwise_conv3x3_by_slices``): the
-    same function with the same weights.
+    3x3 and the frame shift run as fused shifted slices (``depthwise_conv3x3_by_slices``),
+    outside XLA the frame shift as a roll over the frames (``next_frame_motion``): the same
+    function with the same weights.
 
     Args:
         num_segments: int. Frames per clip ``T``.

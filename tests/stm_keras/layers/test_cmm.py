@@ -124,3 +124,25 @@ def test_pointwise_matmul_is_the_layers_conv():
     conv = conv2d(7, 1, "pointwise")
     want = conv(x)
     np.testing.assert_allclose(pointwise_matmul(conv, tf.constant(x)), want, atol=1e-5)
+
+
+def test_tensorflow_graph_shifts_frames_by_a_roll_and_slices_no_kernel():
+    """Outside XLA the next frame is a Roll (not a second depthwise conv), and the 1x1 kernels
+    are reshaped, not sliced (a slice's gradient is a scatter op per conv in a train step)."""
+    layer = CMM(FRAMES, filters=12)
+    layer.build((None, 6, 6, 32))
+    spec = tf.TensorSpec((CLIPS * FRAMES, 6, 6, 32), "float32")
+
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, training=True))
+        return tape.gradient(loss, layer.trainable_weights)
+
+    operations = tf.function(train_step).get_concrete_function(spec).graph.get_operations()
+    op_types = [op.type for op in operations]
+    assert op_types.count("DepthwiseConv2dNative") == 1  # the motion 3x3 only
+    assert "Roll" in op_types
+    assert "StridedSliceGrad" not in op_types
+    # (The BN slices its input's integer shape; no float tensor is sliced.)
+    sliced = [op for op in operations if op.type == "StridedSlice"]
+    assert not [op for op in sliced if op.inputs[0].dtype.is_floating]
