@@ -67,8 +67,8 @@ class Conv2D(keras.layers.Conv2D):
     def _as_matmul(self, training: Any) -> bool:
         return (
             self.matmul_in_training
-            and bool(training)
             and keras.backend.backend() == "tensorflow"
+            and bool(training)
             and not compiled_by_xla()
             and self.kernel_size == (1, 1)
             and self.strides == (1, 1)
