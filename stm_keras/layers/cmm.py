@@ -27,22 +27,25 @@ def depthwise_conv3x3_by_slices(inputs, kernel):
     return out
 
 
-def next_frame_motion(filtered, reduced, num_segments: int):
-    """``filtered[t+1] - reduced[t]`` per clip of ``[N*T, H, W, C]`` features; 0 at ``t = T-1``."""
+def next_frame_motion(filtered, reduced, num_segments: int, roll: bool = False):
+    """``filtered[t+1] - reduced[t]`` per clip of ``[N*T, H, W, C]`` features; 0 at ``t = T-1``.
+
+    The next frame comes from a temporal kernel ``[0, 0, 1]`` (shifted slices that XLA fuses;
+    a depthwise conv outside XLA), or with ``roll`` from a roll over the frames: one copy
+    forward and backward, cheaper than the depthwise conv's gradient in a TensorFlow train
+    step, but not a LiteRT builtin op, so inference keeps the conv.
+    """
     channels = reduced.shape[-1]
     shape = ops.shape(reduced)
     view = (-1, num_segments, shape[1] * shape[2] * channels)  # [N, T, H*W*C]
-    if compiled_by_xla():
-        # A temporal kernel [0, 0, 1] brings frame t+1 to t: shifted slices that XLA fuses.
+    if roll:
+        # The last frame wraps around to the first; the mask below zeroes it.
+        following = ops.roll(ops.reshape(filtered, view), -1, axis=1)
+    else:
         next_frame = np.zeros((3, channels), dtype="float32")
         next_frame[2] = 1.0
         kernel = ops.cast(next_frame, reduced.dtype)
         following = ops.reshape(temporal_convolution(filtered, kernel, num_segments), view)
-    else:
-        # Outside XLA a roll over the frames is one copy forward and backward, where the
-        # kernel-3 conv is a oneDNN depthwise convolution on 4-32 channels. The last frame
-        # wraps around to the first; the mask below zeroes it.
-        following = ops.roll(ops.reshape(filtered, view), -1, axis=1)
     has_next = np.ones((1, num_segments, 1), dtype="float32")
     has_next[0, -1] = 0.0
     motion = (following - ops.reshape(reduced, view)) * ops.cast(has_next, reduced.dtype)
@@ -65,8 +68,8 @@ class CMM(keras.layers.Layer):
     up exactly as a padded stride-2 3x3 conv does) to add onto a strided CSTM path. The two 1x1
     convs run as matmuls over the channels (``pointwise_matmul``), and under XLA the depthwise
     3x3 and the frame shift run as fused shifted slices (``depthwise_conv3x3_by_slices``),
-    outside XLA the frame shift as a roll over the frames (``next_frame_motion``): the same
-    function with the same weights.
+    in TensorFlow train steps the frame shift as a roll over the frames
+    (``next_frame_motion``): the same function with the same weights.
 
     Args:
         num_segments: int. Frames per clip ``T``.
@@ -128,7 +131,9 @@ class CMM(keras.layers.Layer):
             filtered = depthwise_conv3x3_by_slices(reduced, kernel)
         else:
             filtered = self.motion_conv(reduced)
-        motion = next_frame_motion(filtered, reduced, self.num_segments)
+        # TensorFlow train steps (outside XLA) shift the frames by a roll.
+        roll = not compiled_by_xla() and bool(training)
+        motion = next_frame_motion(filtered, reduced, self.num_segments, roll=roll)
         out = pointwise_matmul(self.expand_conv, motion)
         if self.pool is not None:
             out = self.pool(out)

@@ -126,9 +126,9 @@ def test_pointwise_matmul_is_the_layers_conv():
     np.testing.assert_allclose(pointwise_matmul(conv, tf.constant(x)), want, atol=1e-5)
 
 
-def test_tensorflow_graph_shifts_frames_by_a_roll_and_slices_no_kernel():
-    """Outside XLA the next frame is a Roll (not a second depthwise conv), and the 1x1 kernels
-    are reshaped, not sliced (a slice's gradient is a scatter op per conv in a train step)."""
+def test_tensorflow_train_graph_shifts_frames_by_a_roll_and_slices_no_kernel():
+    """In a TF train step the next frame is a Roll (not a second depthwise conv), and the 1x1
+    kernels are reshaped, not sliced (a slice's gradient is a scatter op per conv)."""
     layer = CMM(FRAMES, filters=12)
     layer.build((None, 6, 6, 32))
     spec = tf.TensorSpec((CLIPS * FRAMES, 6, 6, 32), "float32")
@@ -146,3 +146,14 @@ def test_tensorflow_graph_shifts_frames_by_a_roll_and_slices_no_kernel():
     # (The BN slices its input's integer shape; no float tensor is sliced.)
     sliced = [op for op in operations if op.type == "StridedSlice"]
     assert not [op for op in sliced if op.inputs[0].dtype.is_floating]
+
+
+def test_inference_graph_has_no_roll():
+    """LiteRT has no builtin Roll: inference (what every export traces) keeps the conv shift."""
+    layer = CMM(FRAMES, filters=12)
+    layer.build((None, 6, 6, 32))
+    spec = tf.TensorSpec((CLIPS * FRAMES, 6, 6, 32), "float32")
+    function = tf.function(lambda x: layer(x, training=False))
+    op_types = [op.type for op in function.get_concrete_function(spec).graph.get_operations()]
+    assert "Roll" not in op_types
+    assert op_types.count("DepthwiseConv2dNative") == 2  # the motion 3x3 and the shift
