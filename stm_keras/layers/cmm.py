@@ -126,13 +126,14 @@ class CMM(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         reduced = self.reduce_bn(pointwise_matmul(self.reduce_conv, inputs), training=training)
-        if compiled_by_xla():
+        xla = compiled_by_xla()
+        if xla:
             kernel = ops.cast(self.motion_conv.kernel, reduced.dtype)
             filtered = depthwise_conv3x3_by_slices(reduced, kernel)
         else:
             filtered = self.motion_conv(reduced)
         # TensorFlow train steps (outside XLA) shift the frames by a roll.
-        roll = not compiled_by_xla() and bool(training)
+        roll = not xla and bool(training)
         motion = next_frame_motion(filtered, reduced, self.num_segments, roll=roll)
         out = pointwise_matmul(self.expand_conv, motion)
         if self.pool is not None:

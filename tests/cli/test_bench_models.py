@@ -317,6 +317,7 @@ def _write_trace(log_dir, events) -> None:
 
 
 def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
+    """Parses a trace this test writes, with fixed timestamps: nothing here is timed."""
     from stm_keras.benchmarks.model import device_kernel_seconds, device_step_seconds
 
     def process(pid, name):
