@@ -3,6 +3,7 @@ and every input row is accounted for (read = written + failed)."""
 
 import json
 import os
+import random
 import shutil
 
 from pipeline_testing import failures_of, read_records, run_job
@@ -73,7 +74,9 @@ def test_video_failures(tmp_path):
     videos = write_synthetic("ucf101", str(raw), videos_per_class=3, num_classes=2, num_frames=6)
     corrupt, truncated, missing, good = (v for v in videos if v.split == "train")
     with open(corrupt.path, "wb") as f:
-        f.write(os.urandom(3000))
+        # Seeded garbage: about 1 in 200 random buffers probes as an FFmpeg "lrc" (lyrics) file,
+        # which fails as "no video stream" instead; these bytes fail to open at all.
+        f.write(random.Random(0).randbytes(3000))
     with open(truncated.path, "r+b") as f:
         f.truncate(os.path.getsize(truncated.path) // 2)
     os.remove(missing.path)
@@ -95,6 +98,37 @@ def test_video_failures(tmp_path):
     assert "malformed row" in reasons["a_row_without_a_class_folder.avi 1"]
     assert "'NoSuchClass' is not in" in _reasons(out, "test")["v_NoSuchClass_g01_c01"]
     assert [r.video_id for r in read_records(out, "train")] == [good.video_id]
+
+
+def _write_audio_only(path: str) -> None:
+    """A real AVI file with one second of MP2 audio and no video stream (PyAV)."""
+    import av
+    import numpy as np
+
+    with av.open(path, mode="w", format="avi") as container:
+        stream = container.add_stream("mp2", rate=16000, layout="mono")
+        samples = (np.sin(np.arange(16000) / 5.0) * 8000).astype(np.int16)[None]
+        for start in range(0, 16000, 1152):
+            frame = av.AudioFrame.from_ndarray(
+                samples[:, start : start + 1152], format="s16", layout="mono"
+            )
+            frame.rate = 16000
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_audio_only_file_is_a_failure(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    videos = write_synthetic("ucf101", str(raw), videos_per_class=2, num_classes=1, num_frames=4)
+    audio_only = next(v for v in videos if v.split == "train")
+    _write_audio_only(audio_only.path)
+
+    result = run_job("ucf101", raw, out, splits=("train",))
+
+    _assert_accounted(result.info, "train", read=1, written=0)
+    assert _reasons(out, "train") == {audio_only.video_id: f"no video stream in {audio_only.path}"}
 
 
 def test_missing_kinetics_clips_are_failures(tmp_path):
