@@ -326,6 +326,9 @@ def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
     def kernel(pid, ts, dur):
         return {"ph": "X", "pid": pid, "tid": 1, "ts": ts, "dur": dur, "name": "k"}
 
+    # The trace's own timestamps (microseconds): the device kernels run from 60 to 65 ms.
+    first_kernel_start_us, last_kernel_end_us = 60_000.0, 65_000.0
+    kernels_span_s = (last_kernel_end_us - first_kernel_start_us) / 1e6
     gpu = tmp_path / "gpu"
     _write_trace(
         gpu,
@@ -333,14 +336,14 @@ def test_device_step_seconds_spans_the_accelerator_kernels_only(tmp_path):
             process(1, "/device:GPU:0"),
             process(7, "/host:CPU"),
             kernel(7, 0.0, 50_000.0),  # host work before the step: not counted
-            kernel(1, 60_000.0, 1_000.0),
+            kernel(1, first_kernel_start_us, 1_000.0),
             kernel(1, 62_000.0, 500.0),
-            kernel(1, 61_000.0, 4_000.0),  # the last to end: 65 ms
+            kernel(1, 61_000.0, last_kernel_end_us - 61_000.0),  # the last to end
             kernel(7, 70_000.0, 9_000.0),  # host work after it
         ],
     )
-    assert device_step_seconds(str(gpu)) == pytest.approx(0.005)
-    assert device_kernel_seconds(str(gpu)) == pytest.approx(0.005)  # no gap: 60 to 65 ms
+    assert device_step_seconds(str(gpu)) == pytest.approx(kernels_span_s)
+    assert device_kernel_seconds(str(gpu)) == pytest.approx(kernels_span_s)  # no gap in it
     cpu = tmp_path / "cpu"
     _write_trace(cpu, [process(7, "/host:CPU"), kernel(7, 0.0, 10.0)])
     assert device_step_seconds(str(cpu)) is None
